@@ -1,0 +1,1 @@
+"""HTTP: the ihuyi-compatible endpoints (byte-exact), the REST v2 API, health."""

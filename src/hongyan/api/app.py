@@ -1,0 +1,68 @@
+"""``create_app(settings)``: the ASGI application. Nothing is opened at import time."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.requests import Request
+
+from hongyan import __version__
+from hongyan.api import compat_ihuyi, v2
+from hongyan.domain import codes
+from hongyan.services.platform import Platform
+from hongyan.settings import Settings
+
+COMPAT_PATHS = ("/webservice/sms.php",)
+INTERNATIONAL_PATHS = ("/webservice/isms.php",)
+
+
+def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
+    """Build the app; it opens its Platform on startup (migrating the database) unless one is given."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        own = platform is None
+        app.state.platform = platform or await Platform.open(settings)
+        try:
+            yield
+        finally:
+            if own:
+                await app.state.platform.close()
+
+    app = FastAPI(
+        title="hongyan",
+        version=__version__,
+        description="Self-hostable SMS platform, drop-in compatible with the ihuyi HTTP API.",
+        lifespan=lifespan,
+    )
+    for path in COMPAT_PATHS:
+        app.add_route(path, compat_ihuyi.sms_php, methods=["GET", "POST"], include_in_schema=False)
+    for path in INTERNATIONAL_PATHS:
+        app.add_route(path, compat_ihuyi.isms_php, methods=["GET", "POST"], include_in_schema=False)
+    if platform is not None:
+        app.state.platform = platform
+    app.include_router(v2.router)
+    app.add_exception_handler(v2.AuthFailed, v2.auth_failed_handler)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_json(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            {
+                "code": codes.FAILED,
+                "msg": "请求格式不正确",
+                "smsid": "0",
+                "segments": 0,
+                "errors": [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()],
+            },
+            status_code=422,
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

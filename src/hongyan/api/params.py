@@ -1,0 +1,104 @@
+"""Lenient parameter parsing for the ihuyi endpoints (SPEC.md §1).
+
+Real clients send form-urlencoded bodies with or without a charset, multipart forms, raw unencoded UTF-8,
+GBK percent-escapes and raw GBK bytes. Every value is decoded as UTF-8 when its bytes are valid UTF-8,
+else as GB18030 (a superset of GBK). Query and body are merged; the body wins on conflict; the last of a
+repeated name wins (as PHP does). Nothing here raises on any input: bad bytes become replacement
+characters or are dropped.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote_to_bytes
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+MAX_BODY = 64 * 1024
+
+
+def decode_value(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("gb18030", errors="replace")
+
+
+def parse_urlencoded(data: bytes, into: dict[str, str]) -> None:
+    """``a=b&c=d`` with ``+`` as space and %-escapes; raw non-ASCII bytes are taken as they are."""
+    for pair in data.split(b"&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition(b"=")
+        name = name.strip(b"\r\n")
+        if not name:
+            continue
+        key = decode_value(unquote_to_bytes(name.replace(b"+", b" ")))
+        into[key] = decode_value(unquote_to_bytes(value.replace(b"+", b" ")))
+
+
+def parse_multipart(data: bytes, boundary: bytes, into: dict[str, str]) -> None:
+    """multipart/form-data fields (file parts are read as text too; nobody uploads files to sms.php)."""
+    state: dict[str, object] = {"name": None, "value": [], "header": b"", "headers": {}}
+
+    def on_part_begin() -> None:
+        state["name"], state["value"], state["headers"] = None, [], {}
+
+    def on_header_field(d: bytes, s: int, e: int) -> None:
+        state["header"] = bytes(state["header"]) + d[s:e]  # type: ignore[arg-type]
+
+    def on_header_value(d: bytes, s: int, e: int) -> None:
+        headers = state["headers"]
+        assert isinstance(headers, dict)
+        key = bytes(state["header"]).lower()  # type: ignore[arg-type]
+        headers[key] = headers.get(key, b"") + d[s:e]
+
+    def on_header_end() -> None:
+        state["header"] = b""
+
+    def on_headers_finished() -> None:
+        headers = state["headers"]
+        assert isinstance(headers, dict)
+        _, opts = parse_options_header(headers.get(b"content-disposition", b""))
+        name = opts.get(b"name")
+        state["name"] = decode_value(name) if name is not None else None
+
+    def on_part_data(d: bytes, s: int, e: int) -> None:
+        value = state["value"]
+        assert isinstance(value, list)
+        value.append(d[s:e])
+
+    def on_part_end() -> None:
+        if state["name"]:
+            into[str(state["name"])] = decode_value(b"".join(state["value"]))  # type: ignore[arg-type]
+
+    parser = MultipartParser(
+        boundary,
+        callbacks={  # type: ignore[arg-type]
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
+    try:
+        parser.write(data)
+        parser.finalize()
+    except Exception:
+        return
+
+
+def parse_params(query: bytes, content_type: str, body: bytes) -> dict[str, str]:
+    """All parameters of a request: query first, then the body over it."""
+    params: dict[str, str] = {}
+    parse_urlencoded(query, params)
+    if body:
+        ctype, opts = parse_options_header(content_type or "")
+        if ctype == b"multipart/form-data" and opts.get(b"boundary"):
+            parse_multipart(body, opts[b"boundary"], params)
+        else:
+            # x-www-form-urlencoded, no type, text/plain, a misspelt header: all read as a form.
+            parse_urlencoded(body.strip(b"\r\n"), params)
+    return params

@@ -1,0 +1,1 @@
+"""Pure domain logic: codes, counting, numbers, signatures, templates. No web, no SQL."""

@@ -1,0 +1,23 @@
+"""Emoji detection (4074) by Unicode properties, so new emoji are caught without a hand-kept list.
+
+An emoji is: a character with Emoji_Presentation; any Extended_Pictographic character outside the Basic
+Multilingual Plane (carriers' UCS-2 cannot carry them); a regional indicator (flags); a keycap mark, an
+emoji modifier (skin tone), a tag character or a zero-width joiner (parts of ZWJ/tag sequences); or a
+text-default pictograph (©, ❤, ☎ …) made emoji by the variation selector U+FE0F. Ordinary CJK
+punctuation and symbols (【】。：★ ○ ※ → √) pass.
+"""
+
+from __future__ import annotations
+
+import regex
+
+_EMOJI = regex.compile(
+    r"[\p{Emoji_Presentation}\p{Regional_Indicator}\u20E3\u200D\U0001F3FB-\U0001F3FF\U000E0020-\U000E007F]"
+    r"|(?=[\U00010000-\U0010FFFF])\p{Extended_Pictographic}"
+    r"|\p{Extended_Pictographic}\uFE0F"
+)
+
+
+def has_emoji(text: str) -> bool:
+    """True when the text contains any emoji, emoji sequence part or emoji-presentation selector."""
+    return _EMOJI.search(text) is not None

@@ -1,0 +1,89 @@
+"""The running platform: settings, engines, key box, smsid generator, account cache and message writer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from hongyan.domain.account import AccountView
+from hongyan.domain.smsid import SmsIdGenerator
+from hongyan.keys import KeyBox, load_keybox
+from hongyan.settings import Settings
+from hongyan.store import accounts as account_store
+from hongyan.store.db import Engines, create_engines, upgrade_async
+from hongyan.store.messages import MessageWriter
+from hongyan.store.nodes import claim_node
+
+
+@dataclass
+class AccountCache:
+    """Account snapshots for ``ttl`` seconds. Changes made through this process invalidate at once;
+    changes from another process (CLI, another worker) are seen within ``ttl``."""
+
+    platform: Platform
+    ttl: float
+    _entries: dict[str, tuple[float, AccountView | None]] = field(default_factory=dict)
+    _loading: dict[str, asyncio.Future[AccountView | None]] = field(default_factory=dict)
+
+    async def __call__(self, api_id: str) -> AccountView | None:
+        now = time.monotonic()
+        hit = self._entries.get(api_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        pending = self._loading.get(api_id)
+        if pending is not None:  # one query for a burst of requests from the same account
+            return await asyncio.shield(pending)
+        fut: asyncio.Future[AccountView | None] = asyncio.get_running_loop().create_future()
+        self._loading[api_id] = fut
+        try:
+            view = await self.platform.load_account(api_id)
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            self._loading.pop(api_id, None)
+        if len(self._entries) > 100_000:
+            self._entries.clear()
+        self._entries[api_id] = (now + self.ttl, view)
+        fut.set_result(view)
+        return view
+
+    def invalidate(self, api_id: str | None = None) -> None:
+        if api_id is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(api_id, None)
+
+
+class Platform:
+    """Built once per process from settings (``await Platform.open(settings)``), closed on shutdown."""
+
+    def __init__(self, settings: Settings, engines: Engines, keybox: KeyBox) -> None:
+        self.settings = settings
+        self.engines = engines
+        self.keybox = keybox
+        self.writer = MessageWriter(engines.write, lock_rows=not engines.is_sqlite, batch_max=settings.commit_batch_max)
+        self.accounts = AccountCache(self, settings.account_cache_ttl_s)
+        self.smsids: SmsIdGenerator | None = None
+        self.clock = time.time
+
+    @classmethod
+    async def open(cls, settings: Settings, *, migrate: bool = True, writer: bool = True) -> Platform:
+        if migrate:
+            await upgrade_async(settings.database_url)
+        engines = create_engines(settings.database_url, pool_size=settings.db_pool_size)
+        platform = cls(settings, engines, load_keybox(settings))
+        if writer:
+            platform.smsids = SmsIdGenerator(await claim_node(engines.write))
+            await platform.writer.start()
+        return platform
+
+    async def close(self) -> None:
+        await self.writer.stop()
+        await self.engines.dispose()
+
+    async def load_account(self, api_id: str) -> AccountView | None:
+        async with self.engines.read.connect() as conn:
+            return await account_store.load_view(conn, api_id, self.keybox.decrypt)

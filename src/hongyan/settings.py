@@ -1,0 +1,42 @@
+"""Settings, read once from the environment (prefix ``HONGYAN_``) or an env file, then passed down."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every tunable of the platform; nothing reads the environment elsewhere."""
+
+    model_config = SettingsConfigDict(env_prefix="HONGYAN_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./var/hongyan.db",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
+    )
+    redis_url: str | None = Field(default=None, description="redis://host:port/db for counters (production)")
+    secret_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key that encrypts API keys at rest; generated into var/secret.key when empty",
+    )
+    var_dir: Path = Field(default=Path("./var"), description="Directory for the SQLite file and keys")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    dynamic_password_window_s: int = Field(default=600, description="Allowed |server time - time| (40501)")
+    default_signature: str = Field(default="鸿雁短信", description="Signature of test mode and fallback")
+    test_mode_free_segments: int = Field(default=50, description="Free segments a new account starts with")
+    template_var_max_len: int = Field(default=8, description="Default max length of a template variable")
+    max_content_chars: int = Field(default=300, description="Max characters incl. signature (4073)")
+    account_cache_ttl_s: float = Field(default=2.0, description="How long an account lookup is cached")
+    commit_batch_max: int = Field(default=512, description="Most messages committed in one transaction")
+    db_pool_size: int = 10
+    log_level: str = "info"
+    log_json: bool = True
+
+    @cached_property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
