@@ -238,3 +238,8 @@ async def load_view(conn: AsyncConnection, api_id: str, decrypt) -> AccountView 
         approved_signatures=frozenset(s for (s,) in sigs),
         templates=tpls,
     )
+
+
+async def find_by_name(conn: AsyncConnection, name: str) -> AccountRow | None:
+    row = (await conn.execute(select(accounts.c.api_id).where(accounts.c.name == name).order_by(accounts.c.id))).first()
+    return None if row is None else await get_account(conn, row.api_id)

@@ -1,0 +1,37 @@
+# Hongyan: `make run` starts the platform with a demo account; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test test-fast lint format bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hongyan needs Python >= 3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP) ## start on ./var/hongyan.db (SQLite) with a demo account, print its API ID/KEY
+	$(BIN)/hongyan demo
+
+test: $(STAMP) ## the whole suite
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider -x
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+bench: $(STAMP) ## placeholder until the benchmark issue: a quick in-process Submit measurement
+	$(BIN)/python bench/submit_inprocess.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,82 @@
+"""``hongyan``: serve the platform and administer it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hongyan.cli._common import console, run
+from hongyan.cli.accounts import account_app, signature_app, template_app
+from hongyan.settings import Settings
+
+app = typer.Typer(help="Hongyan (鸿雁) SMS platform.", no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(account_app, name="account")
+app.add_typer(signature_app, name="signature")
+app.add_typer(template_app, name="template")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from hongyan.store.db import upgrade
+
+    settings = Settings()
+    upgrade(settings.database_url, revision)
+    console.print(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (e.g. base)."""
+    from hongyan.store.db import downgrade
+
+    downgrade(Settings().database_url, revision)
+    console.print(f"database at {revision}")
+
+
+def _serve(host: str | None, port: int | None, workers: int) -> None:
+    from hongyan.api.app import create_app
+    from hongyan.logs import setup_logging
+    from hongyan.server.run import serve
+    from hongyan.store.db import upgrade
+
+    settings = Settings()
+    setup_logging(settings.log_level, settings.log_json)
+    upgrade(settings.database_url)  # once, before any worker starts
+    serve(create_app(settings), host or settings.host, port or settings.port, workers=workers)
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str | None, typer.Option(help="Bind address (default HONGYAN_HOST or 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default HONGYAN_PORT or 8080)")] = None,
+    workers: Annotated[int, typer.Option(help="API worker processes")] = 1,
+) -> None:
+    """Apply migrations and serve the HTTP API."""
+    _serve(host, port, workers)
+
+
+@app.command("demo")
+def demo_cmd(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Only ensure the demo account and print it")] = False,
+) -> None:
+    """Ensure the demo account (live, 10,000 segments), print its API ID/KEY and a curl line, then serve."""
+    from hongyan.services.demo import curl_line, ensure_demo
+
+    settings = Settings()
+    creds = run(ensure_demo)
+    base = f"http://{host or settings.host}:{port or settings.port}"
+    console.print(f"[bold green]hongyan demo account[/bold green]\n  API ID : {creds.account}\n  API KEY: {creds.apikey}")
+    console.print("Send a message:")
+    typer.echo(curl_line(base, creds))
+    if not no_serve:
+        _serve(host, port, 1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
