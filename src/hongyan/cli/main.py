@@ -71,7 +71,9 @@ def demo_cmd(
     settings = Settings()
     creds = run(ensure_demo)
     base = f"http://{host or settings.host}:{port or settings.port}"
-    console.print(f"[bold green]hongyan demo account[/bold green]\n  API ID : {creds.account}\n  API KEY: {creds.apikey}")
+    console.print(
+        f"[bold green]hongyan demo account[/bold green]\n  API ID : {creds.account}\n  API KEY: {creds.apikey}"
+    )
     console.print("Send a message:")
     typer.echo(curl_line(base, creds))
     if not no_serve:

@@ -44,6 +44,11 @@ accounts = Table(
     Column("receipt_url", Text, nullable=True),
     Column("reply_url", Text, nullable=True),
     Column("template_url", Text, nullable=True),
+    # Per-account frequency limits; NULL means the platform default from settings (0002).
+    Column("limit_daily", Integer, nullable=True),
+    Column("limit_daily_codes", Integer, nullable=True),
+    Column("limit_daily_ceiling", Integer, nullable=True),
+    Column("unit_price_micros", BigInteger, nullable=True),  # price of one segment, millionths of a yuan
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
@@ -56,6 +61,7 @@ signatures = Table(
     Column("text", String(64), nullable=False),
     Column("state", String(16), nullable=False),
     Column("reason", Text, nullable=True),
+    Column("category", String(16), nullable=False, server_default="notice"),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     UniqueConstraint("account_id", "text", name="uq_signatures_account_text"),
@@ -89,6 +95,7 @@ messages = Table(
     Column("signature", String(64), nullable=True),
     Column("template_id", Integer, nullable=True),
     Column("segments", Integer, nullable=False),
+    Column("unit_price_micros", BigInteger, nullable=True),
     Column("state", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
@@ -105,6 +112,8 @@ ledger = Table(
     Column("amount", BigInteger, nullable=False),  # segments: + topup/grant/refund, - deduct
     Column("smsid", String(20), nullable=True),
     Column("note", Text, nullable=True),
+    Column("package_id", Integer, nullable=True),
+    Column("paid_cents", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Index("ix_ledger_account_id", "account_id"),
 )
@@ -116,4 +125,57 @@ smsid_nodes = Table(
     Column("pid", Integer, nullable=False),
     Column("host", String(128), nullable=False),
     Column("started_at", BigInteger, nullable=False),
+)
+
+# --- message policy (0002) -------------------------------------------------------------------------
+
+blacklist = Table(
+    "blacklist",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # NULL account: the operator's global list.
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True),
+    Column("mobile", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),  # global | account | auto408 | unsubscribe
+    Column("reason", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_blacklist_mobile", "mobile"),
+    UniqueConstraint("account_id", "mobile", "kind", name="uq_blacklist_account_mobile_kind"),
+)
+
+sensitive_words = Table(
+    "sensitive_words",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("word", String(200), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+packages = Table(
+    "packages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("segments", BigInteger, nullable=False),
+    Column("price_cents", BigInteger, nullable=False),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Embedded-mode frequency counters shared by several processes on one SQLite file (Redis in production).
+counters = Table(
+    "counters",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),  # Unix ms
+    Index("ix_counters_expires_at", "expires_at"),
+)
+
+# Bumped on every change to words, blacklists or limits, so every process reloads its caches.
+policy_version = Table(
+    "policy_version",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", BigInteger, nullable=False),
 )
