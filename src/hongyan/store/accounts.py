@@ -35,6 +35,10 @@ class AccountRow:
     receipt_url: str | None
     reply_url: str | None
     template_url: str | None
+    limit_daily: int | None = None
+    limit_daily_codes: int | None = None
+    limit_daily_ceiling: int | None = None
+    unit_price_micros: int | None = None
 
 
 async def insert_account(
