@@ -12,7 +12,7 @@ from hongyan.keys import KeyBox, load_keybox
 from hongyan.settings import Settings
 from hongyan.store import accounts as account_store
 from hongyan.store.db import Engines, create_engines, upgrade_async
-from hongyan.store.messages import MessageWriter
+from hongyan.store.messages import MessageWriter, committer_for
 from hongyan.store.nodes import claim_node
 
 
@@ -64,7 +64,9 @@ class Platform:
         self.settings = settings
         self.engines = engines
         self.keybox = keybox
-        self.writer = MessageWriter(engines.write, lock_rows=not engines.is_sqlite, batch_max=settings.commit_batch_max)
+        self.writer = MessageWriter(
+            committer_for(engines.write, is_sqlite=engines.is_sqlite), batch_max=settings.commit_batch_max
+        )
         self.accounts = AccountCache(self, settings.account_cache_ttl_s)
         self.smsids: SmsIdGenerator | None = None
         self.clock = time.time

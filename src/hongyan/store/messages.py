@@ -6,16 +6,27 @@ balance per message in arrival order, deducts, inserts the message rows and one 
 commits, and only then answers every waiting request. One fsync is shared by the whole batch, which is
 what lets a durable Submit be cheap. A failed batch is retried message by message so that one bad row
 cannot fail its neighbours, and nothing is ever half-written: a message and its deduction share a commit.
+
+Two committers run the same transaction: on PostgreSQL through SQLAlchemy/asyncpg (rows locked with
+``SELECT … FOR UPDATE`` so several processes can accept at once); on SQLite through a plain ``sqlite3``
+connection on a dedicated thread, because the batch then costs one thread hop instead of one per
+statement (measured: the aiosqlite path spent ~230 µs per message, the direct path a few µs). Its SQL is
+compiled once from the same SQLAlchemy tables, so there is still one definition of the schema.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hongyan.domain.states import LedgerKind, MessageState
@@ -35,10 +46,58 @@ class NewMessage:
     signature: str | None
     template_id: int | None
     segments: int
+    unit_price_micros: int | None = None
 
 
 class WriterClosed(RuntimeError):
     """The writer is stopping and takes no more messages."""
+
+
+def decide(batch: list[NewMessage], balances: dict[int, int]) -> tuple[list[bool], dict[int, int]]:
+    """Per message, in arrival order: does the account's balance still cover it? Returns the verdicts and
+    the total to deduct per account."""
+    verdicts: list[bool] = []
+    taken: dict[int, int] = defaultdict(int)
+    for m in batch:
+        ok = balances.get(m.account_id, 0) - taken[m.account_id] >= m.segments
+        verdicts.append(ok)
+        if ok:
+            taken[m.account_id] += m.segments
+    return verdicts, dict(taken)
+
+
+def message_row(m: NewMessage, now: int) -> dict[str, Any]:
+    return {
+        "smsid": m.smsid,
+        "account_id": m.account_id,
+        "mobile": m.mobile,
+        "carrier": m.carrier,
+        "content": m.content,
+        "signature": m.signature,
+        "template_id": m.template_id,
+        "segments": m.segments,
+        "unit_price_micros": m.unit_price_micros,
+        "state": MessageState.ACCEPTED.value,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def ledger_row(m: NewMessage, now: int) -> dict[str, Any]:
+    return {
+        "account_id": m.account_id,
+        "kind": LedgerKind.DEDUCT.value,
+        "amount": -m.segments,
+        "smsid": m.smsid,
+        "note": None,
+        "created_at": now,
+    }
+
+
+class Committer(Protocol):
+    async def commit(self, batch: list[NewMessage]) -> list[bool]: ...
+
+    async def close(self) -> None: ...
 
 
 _DEDUCT = (
@@ -48,12 +107,118 @@ _DEDUCT = (
 )
 
 
+class SqlAlchemyCommitter:
+    """The batch transaction over an async engine (PostgreSQL; works on any dialect)."""
+
+    def __init__(self, engine: AsyncEngine, *, lock_rows: bool) -> None:
+        self._engine = engine
+        self._lock_rows = lock_rows
+
+    async def commit(self, batch: list[NewMessage]) -> list[bool]:
+        now = now_ms()
+        account_ids = sorted({m.account_id for m in batch})
+        async with self._engine.begin() as conn:
+            q = select(accounts.c.id, accounts.c.balance).where(accounts.c.id.in_(account_ids))
+            if self._lock_rows:  # in id order, so two processes never deadlock
+                q = q.order_by(accounts.c.id).with_for_update()
+            verdicts, taken = decide(batch, {row.id: row.balance for row in await conn.execute(q)})
+            accepted = [m for m, ok in zip(batch, verdicts, strict=True) if ok]
+            if accepted:
+                await conn.execute(_DEDUCT, [{"aid": a, "amount": n, "now": now} for a, n in taken.items()])
+                await conn.execute(insert(messages), [message_row(m, now) for m in accepted])
+                await conn.execute(insert(ledger), [ledger_row(m, now) for m in accepted])
+        return verdicts
+
+    async def close(self) -> None:
+        return None
+
+
+def _positional(stmt) -> tuple[str, tuple[str, ...]]:
+    compiled = stmt.compile(dialect=sqlite_dialect.dialect())
+    return str(compiled), tuple(compiled.positiontup or ())
+
+
+class SqliteCommitter:
+    """The batch transaction on a dedicated thread with its own sqlite3 connection (WAL, synchronous=FULL)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._con: sqlite3.Connection | None = None
+        self._insert_message = _positional(insert(messages).values({k: bindparam(k) for k in message_row_keys()}))
+        self._insert_ledger = _positional(insert(ledger).values({k: bindparam(k) for k in ledger_row_keys()}))
+        self._deduct = _positional(_DEDUCT)
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._con is None:
+            con = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000", "foreign_keys=ON"):
+                con.execute(f"PRAGMA {pragma}")
+            self._con = con
+        return self._con
+
+    def _run(self, batch: list[NewMessage]) -> list[bool]:
+        con = self._connect()
+        now = now_ms()
+        ids = sorted({m.account_id for m in batch})
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            marks = ",".join("?" * len(ids))
+            balances = dict(con.execute(f"SELECT id, balance FROM accounts WHERE id IN ({marks})", ids).fetchall())
+            verdicts, taken = decide(batch, balances)
+            accepted = [m for m, ok in zip(batch, verdicts, strict=True) if ok]
+            if accepted:
+                sql, order = self._deduct
+                con.executemany(sql, [_tuple({"aid": a, "amount": n, "now": now}, order) for a, n in taken.items()])
+                sql, order = self._insert_message
+                con.executemany(sql, [_tuple(message_row(m, now), order) for m in accepted])
+                sql, order = self._insert_ledger
+                con.executemany(sql, [_tuple(ledger_row(m, now), order) for m in accepted])
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        return verdicts
+
+    async def commit(self, batch: list[NewMessage]) -> list[bool]:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, batch)
+
+    async def close(self) -> None:
+        def _close() -> None:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+        await asyncio.get_running_loop().run_in_executor(self._pool, _close)
+        self._pool.shutdown(wait=True)
+
+
+def message_row_keys() -> tuple[str, ...]:
+    return tuple(message_row(NewMessage("", 0, "", "", "", None, None, 0), 0))
+
+
+def ledger_row_keys() -> tuple[str, ...]:
+    return tuple(ledger_row(NewMessage("", 0, "", "", "", None, None, 0), 0))
+
+
+def _tuple(row: dict[str, Any], order: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(row[k] for k in order)
+
+
+def committer_for(engine: AsyncEngine, *, is_sqlite: bool) -> Committer:
+    if is_sqlite:
+        database = make_url(str(engine.url)).database
+        if database and database != ":memory:":
+            return SqliteCommitter(database)
+    return SqlAlchemyCommitter(engine, lock_rows=not is_sqlite)
+
+
 class MessageWriter:
     """Group commit of accepted messages with their balance deduction."""
 
-    def __init__(self, engine: AsyncEngine, *, lock_rows: bool, batch_max: int = 512) -> None:
-        self._engine = engine
-        self._lock_rows = lock_rows  # PostgreSQL: SELECT … FOR UPDATE; SQLite: BEGIN IMMEDIATE already locks
+    def __init__(self, committer: Committer, *, batch_max: int = 512) -> None:
+        self._committer = committer
         self._batch_max = batch_max
         self._queue: asyncio.Queue[tuple[NewMessage, asyncio.Future[bool]] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -63,6 +228,7 @@ class MessageWriter:
 
     async def start(self) -> None:
         if self._task is None:
+            self._closed = False
             self._task = asyncio.create_task(self._run(), name="message-writer")
 
     async def stop(self) -> None:
@@ -72,6 +238,7 @@ class MessageWriter:
             await self._queue.put(None)
             await self._task
             self._task = None
+        await self._committer.close()
 
     async def write(self, msg: NewMessage) -> bool:
         """Store the message and deduct its segments; False when the balance is short (nothing written)."""
@@ -101,7 +268,7 @@ class MessageWriter:
 
     async def _commit_batch(self, batch: list[tuple[NewMessage, asyncio.Future[bool]]]) -> None:
         try:
-            verdicts = await self._transaction([m for m, _ in batch])
+            verdicts = await self._committer.commit([m for m, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
                 log.exception("message commit failed", extra={"smsid": batch[0][0].smsid})
@@ -115,61 +282,6 @@ class MessageWriter:
         self.committed += sum(verdicts)
         for (_, fut), ok in zip(batch, verdicts, strict=True):
             _settle(fut, result=ok)
-
-    async def _transaction(self, batch: list[NewMessage]) -> list[bool]:
-        now = now_ms()
-        account_ids = sorted({m.account_id for m in batch})
-        async with self._engine.begin() as conn:
-            q = select(accounts.c.id, accounts.c.balance).where(accounts.c.id.in_(account_ids))
-            if self._lock_rows:
-                q = q.order_by(accounts.c.id).with_for_update()
-            balances = {row.id: row.balance for row in await conn.execute(q)}
-            verdicts: list[bool] = []
-            taken: dict[int, int] = defaultdict(int)
-            accepted: list[NewMessage] = []
-            for m in batch:
-                left = balances.get(m.account_id, 0) - taken[m.account_id]
-                ok = left >= m.segments
-                verdicts.append(ok)
-                if ok:
-                    taken[m.account_id] += m.segments
-                    accepted.append(m)
-            if accepted:
-                await conn.execute(_DEDUCT, [{"aid": a, "amount": n, "now": now} for a, n in taken.items()])
-                await conn.execute(
-                    insert(messages),
-                    [
-                        {
-                            "smsid": m.smsid,
-                            "account_id": m.account_id,
-                            "mobile": m.mobile,
-                            "carrier": m.carrier,
-                            "content": m.content,
-                            "signature": m.signature,
-                            "template_id": m.template_id,
-                            "segments": m.segments,
-                            "state": MessageState.ACCEPTED.value,
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                        for m in accepted
-                    ],
-                )
-                await conn.execute(
-                    insert(ledger),
-                    [
-                        {
-                            "account_id": m.account_id,
-                            "kind": LedgerKind.DEDUCT.value,
-                            "amount": -m.segments,
-                            "smsid": m.smsid,
-                            "note": None,
-                            "created_at": now,
-                        }
-                        for m in accepted
-                    ],
-                )
-        return verdicts
 
 
 def _settle(fut: asyncio.Future[bool], *, result: bool | None = None, exc: BaseException | None = None) -> None:
