@@ -16,8 +16,18 @@ $(STAMP): pyproject.toml
 run: $(STAMP) ## start on ./var/hongyan.db (SQLite) with a demo account, print its API ID/KEY
 	$(BIN)/hongyan demo
 
-test: $(STAMP) ## the whole suite
+PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+
+test: $(STAMP) ## the whole suite: on SQLite, then on PostgreSQL when one is reachable (required in CI)
 	$(BIN)/pytest -q -p no:cacheprovider
+	@if $(BIN)/python scripts/pg_reachable.py "$(PG_TEST_URL)"; then \
+		echo "== the same suite on PostgreSQL ($(PG_TEST_URL)) =="; \
+		HONGYAN_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest -q -p no:cacheprovider; \
+	elif [ -n "$$HONGYAN_REQUIRE_PG" ]; then echo "PostgreSQL required but not reachable" >&2; exit 1; \
+	else echo "PostgreSQL not reachable at $(PG_TEST_URL): PostgreSQL run skipped"; fi
+
+test-pg: $(STAMP)
+	HONGYAN_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest -q -p no:cacheprovider
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -x

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from hongyan.api.app import create_app
 from hongyan.services import accounts as account_service
@@ -18,10 +21,53 @@ SIGNATURE = "鸿雁科技"
 MOBILE = "13800138000"
 
 
+# HONGYAN_TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test runs the suite on PostgreSQL:
+# the schema is migrated once into a template database, and every test gets a fresh clone of it.
+PG_URL = os.environ.get("HONGYAN_TEST_DATABASE_URL", "")
+ON_POSTGRES = PG_URL.startswith("postgresql")
+_TEMPLATE_DB = f"hongyan_tpl_{os.getpid()}"
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    u = make_url(PG_URL)
+    conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, database=u.database)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str | None]:
+    if not ON_POSTGRES:
+        yield None
+        return
+    from hongyan.store.db import upgrade
+
+    asyncio.run(_admin(f"DROP DATABASE IF EXISTS {_TEMPLATE_DB}"))
+    asyncio.run(_admin(f"CREATE DATABASE {_TEMPLATE_DB}"))
+    url = make_url(PG_URL).set(database=_TEMPLATE_DB).render_as_string(hide_password=False)
+    upgrade(url)
+    yield _TEMPLATE_DB
+    asyncio.run(_admin(f"DROP DATABASE IF EXISTS {_TEMPLATE_DB} WITH (FORCE)"))
+
+
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    url = os.environ.get("HONGYAN_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path}/hongyan.db"
-    return Settings(database_url=url, var_dir=tmp_path, secret_key="test-secret", _env_file=None)
+def database_url(tmp_path, pg_template) -> Iterator[str]:
+    if pg_template is None:
+        yield f"sqlite+aiosqlite:///{tmp_path}/hongyan.db"
+        return
+    name = f"hy_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f"CREATE DATABASE {name} TEMPLATE {pg_template}"))
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+def settings(tmp_path, database_url) -> Settings:
+    return Settings(database_url=database_url, var_dir=tmp_path, secret_key="test-secret", _env_file=None)
 
 
 @pytest.fixture
