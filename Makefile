@@ -33,8 +33,8 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -x
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/ruff format --check src tests scripts bench
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests

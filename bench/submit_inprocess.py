@@ -41,8 +41,12 @@ async def main() -> dict[str, float]:
             mobile = f"138{(i * 1_000_000 + n) % 100_000_000:08d}"
             out = await submit(
                 platform,
-                SubmitRequest(account=creds.account, password=creds.apikey, mobile=mobile,
-                              content="【鸿雁】您的验证码是：1234。请不要把验证码泄露给其他人。"),
+                SubmitRequest(
+                    account=creds.account,
+                    password=creds.apikey,
+                    mobile=mobile,
+                    content="【鸿雁】您的验证码是：1234。请不要把验证码泄露给其他人。",
+                ),
             )
             if out.code != 2:
                 raise SystemExit(f"unexpected answer {out}")

@@ -14,7 +14,7 @@ async def main(url: str) -> int:
         conn = await asyncio.wait_for(
             asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, database=u.database), 3
         )
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return 1
     await conn.close()
     return 0
