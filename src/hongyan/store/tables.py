@@ -99,8 +99,21 @@ messages = Table(
     Column("state", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # delivery (0003)
+    Column("next_attempt_at", BigInteger, nullable=False, server_default="0"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", BigInteger, nullable=True),
+    Column("channel", String(64), nullable=True),
+    Column("parts", Integer, nullable=False, server_default="0"),
+    Column("carrier_status", String(32), nullable=True),
+    Column("carrier_error", String(32), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("submitted_at", BigInteger, nullable=True),
+    Column("done_at", BigInteger, nullable=True),
     Index("ix_messages_account_id_created_at", "account_id", "created_at"),
     Index("ix_messages_mobile", "mobile"),
+    Index("ix_messages_state_next_attempt_at", "state", "next_attempt_at"),
 )
 
 ledger = Table(
@@ -178,4 +191,70 @@ policy_version = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("version", BigInteger, nullable=False),
+)
+
+# --- delivery (0003) -------------------------------------------------------------------------------
+
+# Append-only: one row per state transition of a message.
+message_events = Table(
+    "message_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("smsid", String(20), nullable=False),
+    Column("from_state", String(16), nullable=False),
+    Column("to_state", String(16), nullable=False),
+    Column("detail", Text, nullable=True),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_message_events_smsid", "smsid"),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False, server_default="smpp"),
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("system_id", String(16), nullable=False),
+    Column("password_enc", Text, nullable=False),
+    Column("system_type", String(13), nullable=False, server_default=""),
+    Column("source_addr", String(21), nullable=False, server_default=""),
+    Column("tps", Integer, nullable=False, server_default="200"),
+    Column("window", Integer, nullable=False, server_default="50"),
+    Column("carriers", String(128), nullable=False, server_default="mobile,unicom,telecom,broadnet,virtual"),
+    Column("priority", String(16), nullable=False, server_default="primary"),  # primary | backup
+    Column("group_name", String(64), nullable=False, server_default="default"),
+    Column("weight", Integer, nullable=False, server_default="1"),
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# carrier message_id -> smsid, one row per submitted part; the part's own receipt status.
+carrier_ids = Table(
+    "carrier_ids",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("carrier_msg_id", String(64), primary_key=True),
+    Column("smsid", String(20), nullable=False),
+    Column("part", Integer, nullable=False),
+    Column("stat", String(32), nullable=True),
+    Column("err", String(32), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_carrier_ids_smsid", "smsid"),
+)
+
+# Receipts whose carrier id is not (yet) known: kept, and reconciled when the submit is recorded.
+pending_receipts = Table(
+    "pending_receipts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("carrier_msg_id", String(64), nullable=False),
+    Column("stat", String(32), nullable=False),
+    Column("err", String(32), nullable=True),
+    Column("done_at", BigInteger, nullable=True),
+    Column("received_at", BigInteger, nullable=False),
+    Index("ix_pending_receipts_channel", "channel", "carrier_msg_id"),
 )
