@@ -1,0 +1,349 @@
+"""Delivery queries: lease due messages, record submits, retries and failures, apply receipts.
+
+Every state change is one conditional UPDATE (``… WHERE smsid = ? AND state = ?``) plus an append-only
+``message_events`` row, done for a whole batch at a time. A final failure refunds the message's segments
+(ledger row + balance) in the same transaction as the state change.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, bindparam, insert, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hongyan.domain.carrier_status import describe
+from hongyan.domain.states import LedgerKind
+from hongyan.domain.states import MessageState as S
+from hongyan.domain.transitions import FAILED_FINAL, IllegalTransition, check
+from hongyan.store.clock import now_ms
+from hongyan.store.tables import accounts, carrier_ids, ledger, message_events, messages, pending_receipts
+
+
+@dataclass(frozen=True, slots=True)
+class DueMessage:
+    id: int
+    smsid: str
+    account_id: int
+    mobile: str
+    carrier: str
+    content: str
+    attempts: int
+    channel: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    smsid: str
+    channel: str
+    carrier_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptIn:
+    channel: str
+    carrier_msg_id: str
+    stat: str
+    err: str | None = None
+    done_at: int | None = None
+
+
+_DUE_COLUMNS = (
+    messages.c.id,
+    messages.c.smsid,
+    messages.c.account_id,
+    messages.c.mobile,
+    messages.c.carrier,
+    messages.c.content,
+    messages.c.attempts,
+    messages.c.channel,
+)
+
+
+async def lease_due(
+    engine: AsyncEngine, *, owner: str, limit: int, lease_ms: int, skip_locked: bool, now: int | None = None
+) -> list[DueMessage]:
+    """Take up to ``limit`` due messages: accepted ones, and queued ones whose lease expired (a dead
+    worker's). One statement marks them queued under this owner's lease; first leases get an event row."""
+    now = now or now_ms()
+    due = or_(
+        messages.c.state == S.ACCEPTED.value,
+        and_(
+            messages.c.state == S.QUEUED.value,
+            or_(messages.c.lease_expires_at.is_(None), messages.c.lease_expires_at < now),
+        ),
+    )
+    pick = select(messages.c.id).where(due, messages.c.next_attempt_at <= now).order_by(messages.c.id).limit(limit)
+    if skip_locked:
+        pick = pick.with_for_update(skip_locked=True)
+    stmt = (
+        update(messages)
+        .where(messages.c.id.in_(pick.scalar_subquery()))
+        .values(
+            state=S.QUEUED.value,
+            lease_owner=owner,
+            lease_expires_at=now + lease_ms,
+            attempts=messages.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(*_DUE_COLUMNS)
+    )
+    async with engine.begin() as conn:
+        rows = [DueMessage(*r) for r in await conn.execute(stmt)]
+        first = [r for r in rows if r.attempts == 1]
+        if first:
+            await _events(conn, [(r.smsid, S.ACCEPTED, S.QUEUED, None) for r in first], now)
+    rows.sort(key=lambda r: r.id)
+    return rows
+
+
+async def _events(conn: AsyncConnection, rows: Sequence[tuple[str, S, S, str | None]], now: int) -> None:
+    await conn.execute(
+        insert(message_events),
+        [{"smsid": s, "from_state": a.value, "to_state": b.value, "detail": d, "at": now} for s, a, b, d in rows],
+    )
+
+
+async def record_submitted(engine: AsyncEngine, owner: str, done: Sequence[Submitted]) -> list[str]:
+    """queued → submitted for the messages this owner still holds; stores carrier id → smsid and applies
+    receipts that arrived before the submit was recorded. Returns the smsids that were recorded."""
+    if not done:
+        return []
+    now = now_ms()
+    async with engine.begin() as conn:
+        held = {
+            r.smsid
+            for r in await conn.execute(
+                select(messages.c.smsid).where(
+                    messages.c.smsid.in_([d.smsid for d in done]),
+                    messages.c.state == S.QUEUED.value,
+                    messages.c.lease_owner == owner,
+                )
+            )
+        }
+        rows = [d for d in done if d.smsid in held]
+        if not rows:
+            return []
+        await conn.execute(
+            update(messages)
+            .where(messages.c.smsid == bindparam("b_smsid"), messages.c.state == S.QUEUED.value)
+            .values(
+                state=S.SUBMITTED.value,
+                channel=bindparam("b_channel"),
+                parts=bindparam("b_parts"),
+                submitted_at=now,
+                updated_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+                last_error=None,
+            ),
+            [{"b_smsid": d.smsid, "b_channel": d.channel, "b_parts": len(d.carrier_ids)} for d in rows],
+        )
+        await conn.execute(
+            insert(carrier_ids),
+            [
+                {"channel": d.channel, "carrier_msg_id": cid, "smsid": d.smsid, "part": i, "created_at": now}
+                for d in rows
+                for i, cid in enumerate(d.carrier_ids, 1)
+            ],
+        )
+        await _events(conn, [(d.smsid, S.QUEUED, S.SUBMITTED, d.channel) for d in rows], now)
+        keys = [(d.channel, cid) for d in rows for cid in d.carrier_ids]
+        early = list(
+            await conn.execute(
+                select(pending_receipts).where(
+                    tuple_(pending_receipts.c.channel, pending_receipts.c.carrier_msg_id).in_(keys)
+                )
+            )
+        )
+        if early:
+            await conn.execute(pending_receipts.delete().where(pending_receipts.c.id.in_([r.id for r in early])))
+            await _apply(conn, [ReceiptIn(r.channel, r.carrier_msg_id, r.stat, r.err, r.done_at) for r in early], now)
+    return [d.smsid for d in rows]
+
+
+async def record_retry(engine: AsyncEngine, owner: str, smsids: Iterable[str], next_at: int, error: str) -> None:
+    """Give the lease back and try again at ``next_at`` (state stays queued)."""
+    smsids = list(smsids)
+    if not smsids:
+        return
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(messages)
+            .where(
+                messages.c.smsid.in_(smsids),
+                messages.c.state == S.QUEUED.value,
+                messages.c.lease_owner == owner,
+            )
+            .values(
+                lease_owner=None,
+                lease_expires_at=None,
+                next_attempt_at=next_at,
+                last_error=error[:500],
+                updated_at=now_ms(),
+            )
+        )
+
+
+async def record_failed(engine: AsyncEngine, owner: str, smsids: Iterable[str], state: S, error: str) -> list[str]:
+    """queued → failed/rejected (no carrier will deliver it) and refund, in one transaction."""
+    check(S.QUEUED, state)
+    smsids = list(smsids)
+    if not smsids:
+        return []
+    now = now_ms()
+    async with engine.begin() as conn:
+        rows = list(
+            await conn.execute(
+                update(messages)
+                .where(
+                    messages.c.smsid.in_(smsids),
+                    messages.c.state == S.QUEUED.value,
+                    messages.c.lease_owner == owner,
+                )
+                .values(
+                    state=state.value,
+                    last_error=error[:500],
+                    done_at=now,
+                    updated_at=now,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+                .returning(messages.c.smsid, messages.c.account_id, messages.c.segments)
+            )
+        )
+        if rows:
+            await _events(conn, [(r.smsid, S.QUEUED, state, error[:200]) for r in rows], now)
+            await _refund(conn, [(r.smsid, r.account_id, r.segments) for r in rows], now, note=error[:200])
+    return [r.smsid for r in rows]
+
+
+async def _refund(conn: AsyncConnection, rows: Sequence[tuple[str, int, int]], now: int, note: str) -> None:
+    per_account: dict[int, int] = defaultdict(int)
+    for _, account_id, segments in rows:
+        per_account[account_id] += segments
+    await conn.execute(
+        update(accounts)
+        .where(accounts.c.id == bindparam("b_id"))
+        .values(balance=accounts.c.balance + bindparam("b_amount"), updated_at=now),
+        [{"b_id": a, "b_amount": n} for a, n in per_account.items()],
+    )
+    await conn.execute(
+        insert(ledger),
+        [
+            {"account_id": a, "kind": LedgerKind.REFUND.value, "amount": n, "smsid": s, "note": note, "created_at": now}
+            for s, a, n in rows
+        ],
+    )
+
+
+async def apply_receipts(engine: AsyncEngine, receipts: Sequence[ReceiptIn]) -> None:
+    """Store a batch of carrier receipts durably; unknown carrier ids wait in ``pending_receipts``."""
+    if not receipts:
+        return
+    async with engine.begin() as conn:
+        await _apply(conn, receipts, now_ms())
+
+
+async def _apply(conn: AsyncConnection, receipts: Sequence[ReceiptIn], now: int) -> None:
+    keys = [(r.channel, r.carrier_msg_id) for r in receipts]
+    known = {
+        (row.channel, row.carrier_msg_id): row.smsid
+        for row in await conn.execute(
+            select(carrier_ids.c.channel, carrier_ids.c.carrier_msg_id, carrier_ids.c.smsid).where(
+                tuple_(carrier_ids.c.channel, carrier_ids.c.carrier_msg_id).in_(keys)
+            )
+        )
+    }
+    matched = [r for r in receipts if (r.channel, r.carrier_msg_id) in known]
+    unknown = [r for r in receipts if (r.channel, r.carrier_msg_id) not in known]
+    if unknown:
+        await conn.execute(
+            insert(pending_receipts),
+            [
+                {
+                    "channel": r.channel,
+                    "carrier_msg_id": r.carrier_msg_id,
+                    "stat": r.stat,
+                    "err": r.err,
+                    "done_at": r.done_at,
+                    "received_at": now,
+                }
+                for r in unknown
+            ],
+        )
+    if not matched:
+        return
+    await conn.execute(
+        update(carrier_ids)
+        .where(carrier_ids.c.channel == bindparam("b_ch"), carrier_ids.c.carrier_msg_id == bindparam("b_id"))
+        .values(stat=bindparam("b_stat"), err=bindparam("b_err")),
+        [{"b_ch": r.channel, "b_id": r.carrier_msg_id, "b_stat": r.stat, "b_err": r.err} for r in matched],
+    )
+    smsids = sorted({known[(r.channel, r.carrier_msg_id)] for r in matched})
+    parts: dict[str, list[tuple[int, str | None]]] = defaultdict(list)
+    for row in await conn.execute(
+        select(carrier_ids.c.smsid, carrier_ids.c.part, carrier_ids.c.stat).where(carrier_ids.c.smsid.in_(smsids))
+    ):
+        parts[row.smsid].append((row.part, row.stat))
+    finals: list[tuple[str, S, str]] = []
+    for smsid, got in parts.items():
+        stats = [stat for _, stat in sorted(got)]
+        if any(stat is None for stat in stats):
+            continue  # wait for every part's receipt
+        infos = [describe(stat or "") for stat in stats]
+        failed = next((i for i in infos if i.state is not S.DELIVERED), None)
+        if failed is None:
+            finals.append((smsid, S.DELIVERED, infos[0].code))
+        elif failed.state in FAILED_FINAL:
+            finals.append((smsid, failed.state, failed.code))
+    if finals:
+        await finish(conn, finals, now)
+
+
+async def finish(conn: AsyncConnection, finals: Sequence[tuple[str, S, str]], now: int) -> list[str]:
+    """submitted → final state with the carrier status; failures are refunded. Returns smsids changed."""
+    wanted: dict[str, tuple[S, str]] = {}
+    for smsid, state, stat in finals:
+        check(S.SUBMITTED, state)
+        wanted[smsid] = (state, stat)
+    # Lock the rows (PostgreSQL; SQLite's writer already holds the database lock) so a receipt applied
+    # twice concurrently cannot refund twice: only rows still `submitted` are changed.
+    rows = list(
+        await conn.execute(
+            select(messages.c.smsid, messages.c.account_id, messages.c.segments)
+            .where(messages.c.smsid.in_(list(wanted)), messages.c.state == S.SUBMITTED.value)
+            .with_for_update()
+        )
+    )
+    changed = [(r.smsid, r.account_id, r.segments, *wanted[r.smsid]) for r in rows]
+    if changed:
+        await conn.execute(
+            update(messages)
+            .where(messages.c.smsid == bindparam("b_smsid"), messages.c.state == S.SUBMITTED.value)
+            .values(state=bindparam("b_state"), carrier_status=bindparam("b_stat"), done_at=now, updated_at=now),
+            [{"b_smsid": s, "b_state": st.value, "b_stat": stat} for s, _, _, st, stat in changed],
+        )
+    if not changed:
+        return []
+    await _events(conn, [(s, S.SUBMITTED, st, stat) for s, _, _, st, stat in changed], now)
+    refunds = [(s, a, n) for s, a, n, st, _ in changed if st is not S.DELIVERED]
+    if refunds:
+        await _refund(conn, refunds, now, note="carrier reported failure")
+    return [c[0] for c in changed]
+
+
+async def transition(conn: AsyncConnection, smsid: str, source: S, target: S, detail: str | None = None) -> None:
+    """A single checked transition (for tools and tests); raises IllegalTransition on a lost race."""
+    check(source, target)
+    now = now_ms()
+    res = await conn.execute(
+        update(messages)
+        .where(messages.c.smsid == smsid, messages.c.state == source.value)
+        .values(state=target.value, updated_at=now)
+    )
+    if res.rowcount != 1:
+        raise IllegalTransition(f"{smsid} is not {source.value}")
+    await _events(conn, [(smsid, source, target, detail)], now)
