@@ -1,0 +1,1 @@
+"""Channels: how messages leave the platform. One small protocol, several implementations (SMPP, …)."""

@@ -1,0 +1,1 @@
+"""Background workers: the dispatcher (store → channels) and the receipt intake (channels → store)."""

@@ -1,0 +1,222 @@
+"""The dispatcher: lease due messages, route each to a channel, submit, record the outcome in batches.
+
+Outcomes are buffered and written every ``flush_s`` in one transaction per kind (submitted, retry,
+failed), and the leases of messages still in flight are renewed, so a slow channel never lets a lease
+expire under a live worker. Any number of dispatchers can run on PostgreSQL (SKIP LOCKED leases); on
+SQLite run one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hongyan.channels.base import OutMessage, Permanent, Transient
+from hongyan.domain.retry import RetryPolicy
+from hongyan.domain.states import MessageState as S
+from hongyan.store import delivery
+from hongyan.store.clock import now_ms
+from hongyan.store.tables import messages
+from hongyan.workers.routing import Router
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DispatcherStats:
+    leased: int = 0
+    submitted: int = 0
+    retried: int = 0
+    failed: int = 0
+    failovers: int = 0
+
+
+@dataclass
+class _Outcomes:
+    submitted: list[delivery.Submitted] = field(default_factory=list)
+    retry: dict[int, list[str]] = field(default_factory=dict)  # next_attempt_at → smsids
+    retry_errors: dict[str, str] = field(default_factory=dict)
+    failed: list[tuple[str, S, str]] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not (self.submitted or self.retry or self.failed)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        router: Router,
+        *,
+        skip_locked: bool,
+        owner: str | None = None,
+        batch: int = 256,
+        max_inflight: int = 2000,
+        lease_ms: int = 60_000,
+        poll_s: float = 0.05,
+        flush_s: float = 0.01,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._engine = engine
+        self.router = router
+        self._skip_locked = skip_locked
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._batch = batch
+        self._max_inflight = max_inflight
+        self._lease_ms = lease_ms
+        self._poll_s = poll_s
+        self._flush_s = flush_s
+        self._retry = retry or RetryPolicy()
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._out = _Outcomes()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.stats = DispatcherStats()
+
+    def wake(self) -> None:
+        """New messages were accepted in this process: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._lease_loop(), name="dispatcher-lease"),
+            asyncio.create_task(self._flush_loop(), name="dispatcher-flush"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop leasing, let in-flight submits finish, record their outcomes, release nothing half-done."""
+        self._stopping.set()
+        self._wake.set()
+        if self._inflight:
+            await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._flush()
+
+    async def _lease_loop(self) -> None:
+        while not self._stopping.is_set():
+            room = self._max_inflight - len(self._inflight)
+            due: list[delivery.DueMessage] = []
+            if room > 0:
+                try:
+                    due = await delivery.lease_due(
+                        self._engine,
+                        owner=self.owner,
+                        limit=min(self._batch, room),
+                        lease_ms=self._lease_ms,
+                        skip_locked=self._skip_locked,
+                    )
+                except Exception:
+                    log.exception("lease failed")
+            self.stats.leased += len(due)
+            for m in due:
+                self._inflight[m.smsid] = asyncio.create_task(self._send(m))
+            if len(due) < min(self._batch, max(room, 1)):
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_s)
+
+    async def _send(self, m: delivery.DueMessage) -> None:
+        tried: set[str] = set()
+        error = "no channel available"
+        try:
+            while True:
+                channel = self.router.pick(m.carrier, exclude=frozenset(tried))
+                if channel is None:
+                    break
+                if tried:
+                    self.stats.failovers += 1
+                try:
+                    ids = await channel.submit(OutMessage(m.smsid, m.mobile, m.content))
+                except Transient as exc:
+                    tried.add(channel.name)
+                    error = f"{channel.name}: {exc}"
+                    log.warning("submit failed, trying another channel", extra={"smsid": m.smsid, "error": error})
+                    continue
+                except Permanent as exc:
+                    self._out.failed.append((m.smsid, S.REJECTED, f"{channel.name}: {exc}"))
+                    return
+                self._out.submitted.append(delivery.Submitted(m.smsid, channel.name, tuple(ids)))
+                return
+            decision = self._retry.decide(m.attempts)
+            if decision.retry:
+                at = now_ms() + int(decision.delay_s * 1000)
+                self._out.retry.setdefault(at, []).append(m.smsid)
+                self._out.retry_errors[m.smsid] = error
+            else:
+                self._out.failed.append((m.smsid, S.FAILED, error))
+        except Exception as exc:  # never lose track of a leased message
+            log.exception("dispatch crashed", extra={"smsid": m.smsid})
+            self._out.retry.setdefault(now_ms() + 1000, []).append(m.smsid)
+            self._out.retry_errors[m.smsid] = repr(exc)
+        finally:
+            self._inflight.pop(m.smsid, None)
+            if len(self._inflight) < self._max_inflight // 2:
+                self._wake.set()
+
+    async def _flush_loop(self) -> None:
+        renew_every = self._lease_ms / 3000
+        last_renew = time.monotonic()
+        while True:
+            await asyncio.sleep(self._flush_s)
+            try:
+                await self._flush()
+                if time.monotonic() - last_renew > renew_every and self._inflight:
+                    await self._renew()
+                    last_renew = time.monotonic()
+            except Exception:
+                log.exception("recording outcomes failed; will retry")
+
+    async def _flush(self) -> None:
+        out, self._out = self._out, _Outcomes()
+        if out.empty():
+            return
+        try:
+            if out.submitted:
+                done = await delivery.record_submitted(self._engine, self.owner, out.submitted)
+                self.stats.submitted += len(done)
+                if len(done) != len(out.submitted):
+                    log.warning("%d submits recorded after losing the lease", len(out.submitted) - len(done))
+            for at, smsids in out.retry.items():
+                await delivery.record_retry(
+                    self._engine, self.owner, smsids, at, "; ".join({out.retry_errors.get(s, "") for s in smsids})
+                )
+                self.stats.retried += len(smsids)
+            by_state: dict[S, list[tuple[str, str]]] = {}
+            for smsid, state, err in out.failed:
+                by_state.setdefault(state, []).append((smsid, err))
+            for state, items in by_state.items():
+                for smsid, err in items:
+                    await delivery.record_failed(self._engine, self.owner, [smsid], state, err)
+                self.stats.failed += len(items)
+        except Exception:
+            # Put back what was not written; the next flush retries (leases are renewed meanwhile).
+            self._out.submitted[:0] = out.submitted
+            for at, smsids in out.retry.items():
+                self._out.retry.setdefault(at, []).extend(smsids)
+            self._out.retry_errors.update(out.retry_errors)
+            self._out.failed[:0] = out.failed
+            raise
+
+    async def _renew(self) -> None:
+        smsids = list(self._inflight)
+        until = now_ms() + self._lease_ms
+        async with self._engine.begin() as conn:
+            for i in range(0, len(smsids), 500):
+                await conn.execute(
+                    update(messages)
+                    .where(messages.c.smsid.in_(smsids[i : i + 500]), messages.c.lease_owner == self.owner)
+                    .values(lease_expires_at=until)
+                )

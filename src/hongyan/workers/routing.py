@@ -1,0 +1,39 @@
+"""Routing: pick a channel for a message by its carrier and group; primaries first, backups when no primary
+is available (unbound, or throttled past the bound), weights among equals; ``exclude`` skips channels that
+just failed this message, so a failed submit moves to the backup at once."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from hongyan.channels.base import Channel
+
+
+@dataclass
+class Route:
+    channel: Channel
+    carriers: frozenset[str]
+    priority: str = "primary"
+    group: str = "default"
+    weight: int = 1
+
+
+class Router:
+    def __init__(self, routes: Iterable[Route] = (), rng: random.Random | None = None) -> None:
+        self.routes: list[Route] = list(routes)
+        self._rng = rng or random.Random()
+
+    def pick(self, carrier: str, group: str = "default", exclude: frozenset[str] = frozenset()) -> Channel | None:
+        candidates = [
+            r
+            for r in self.routes
+            if r.group == group and (carrier in r.carriers or not r.carriers) and r.channel.name not in exclude
+        ]
+        for tier in ("primary", "backup"):
+            ready = [r for r in candidates if r.priority == tier and r.channel.available]
+            if ready:
+                weights = [max(r.weight, 1) for r in ready]
+                return self._rng.choices(ready, weights=weights)[0].channel
+        return None
