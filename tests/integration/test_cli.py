@@ -102,3 +102,41 @@ def test_demo_is_reused(cli) -> None:
     line2 = [ln for ln in second.output.splitlines() if ln.startswith("curl ")]
     assert line1 and line1 == line2
     assert "method=Submit" in line1[0] and "13800138000" in line1[0]
+
+
+def test_channels(cli) -> None:
+    assert (
+        cli(
+            "channel", "add", "sim1", "--smpp", "127.0.0.1:2775", "--system-id", "hongyan", "--password", "secret"
+        ).exit_code
+        == 0
+    )
+    r = cli("channel", "add", "sim1", "--smpp", "127.0.0.1:2775", "--system-id", "hongyan", "--password", "x")
+    assert r.exit_code == 1 and "already exists" in r.output
+    for bad in (
+        ["--smpp", "nope"],
+        ["--smpp", "h:1", "--priority", "middle"],
+        ["--smpp", "h:1", "--carriers", "mars"],
+        ["--smpp", "h:1", "--tps", "0"],
+    ):
+        args = ["channel", "add", "x", "--system-id", "s", "--password", "p", *bad]
+        r = cli(*args)
+        assert r.exit_code == 1 and "error" in r.output, (bad, r.output)
+    assert cli("channel", "set", "sim1", "--tps", "500", "--priority", "backup").exit_code == 0
+    rows = json.loads(cli("channel", "list", "--json").output)
+    assert rows == [
+        {
+            "name": "sim1",
+            "smpp": "127.0.0.1:2775",
+            "system_id": "hongyan",
+            "tps": 500,
+            "window": 50,
+            "carriers": "broadnet,mobile,telecom,unicom,virtual",
+            "priority": "backup",
+            "group": "default",
+            "weight": 1,
+            "enabled": True,
+        }
+    ]
+    assert cli("channel", "remove", "sim1").exit_code == 0
+    assert cli("channel", "remove", "sim1").exit_code == 1

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import IntegrityError
 
 from hongyan.services.platform import Platform
 from hongyan.settings import Settings
@@ -33,6 +34,9 @@ def run(fn: Callable[[Platform], Awaitable[T]]) -> T:
         return asyncio.run(main())
     except (NotFound, ValueError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    except IntegrityError:
+        err_console.print("[red]error:[/red] that already exists (names must be unique)")
         raise typer.Exit(1) from None
 
 

@@ -8,6 +8,7 @@ import typer
 
 from hongyan.cli._common import console, run
 from hongyan.cli.accounts import account_app, signature_app, template_app
+from hongyan.cli.channels import channel_app
 from hongyan.settings import Settings
 
 app = typer.Typer(help="Hongyan (鸿雁) SMS platform.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -16,6 +17,7 @@ app.add_typer(account_app, name="account")
 app.add_typer(signature_app, name="signature")
 app.add_typer(template_app, name="template")
 app.add_typer(db_app, name="db")
+app.add_typer(channel_app, name="channel")
 
 
 @db_app.command("upgrade")

@@ -1,0 +1,81 @@
+"""Channel administration: add, change, remove, list (CLI now, console later)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hongyan.services.platform import Platform
+from hongyan.store import channels as store
+
+PRIORITIES = ("primary", "backup")
+CARRIERS = ("mobile", "unicom", "telecom", "broadnet", "virtual", "intl")
+
+
+def _check(values: dict[str, Any]) -> None:
+    if "priority" in values and values["priority"] not in PRIORITIES:
+        raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}")
+    if "carriers" in values:
+        bad = [c for c in values["carriers"].split(",") if c.strip() and c.strip() not in CARRIERS]
+        if bad:
+            raise ValueError(f"unknown carriers {bad}; known: {', '.join(CARRIERS)}")
+    for key in ("tps", "window", "weight", "port"):
+        if key in values and not (0 < int(values[key]) < 100_000):
+            raise ValueError(f"{key} must be a positive number")
+    if "system_id" in values and not (0 < len(values["system_id"]) <= 15):
+        raise ValueError("system_id is 1-15 characters")
+
+
+def parse_endpoint(endpoint: str) -> tuple[str, int]:
+    host, sep, port = endpoint.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError("--smpp takes HOST:PORT")
+    return host, int(port)
+
+
+async def add_channel(platform: Platform, name: str, endpoint: str, *, password: str, **values: Any) -> int:
+    host, port = parse_endpoint(endpoint)
+    if not password.isascii() or len(password) > 8:
+        raise ValueError("an SMPP password is at most 8 ASCII characters")
+    values = {k: v for k, v in values.items() if v is not None}
+    _check({**values, "port": port})
+    async with platform.engines.write.begin() as conn:
+        return await store.add_channel(
+            conn, name=name, host=host, port=port, password_enc=platform.keybox.encrypt(password), **values
+        )
+
+
+async def set_channel(platform: Platform, name: str, **values: Any) -> None:
+    values = {k: v for k, v in values.items() if v is not None}
+    if "endpoint" in values:
+        values["host"], values["port"] = parse_endpoint(values.pop("endpoint"))
+    if "password" in values:
+        values["password_enc"] = platform.keybox.encrypt(values.pop("password"))
+    _check(values)
+    if values:
+        async with platform.engines.write.begin() as conn:
+            await store.update_channel(conn, name, **values)
+
+
+async def remove_channel(platform: Platform, name: str) -> None:
+    async with platform.engines.write.begin() as conn:
+        await store.delete_channel(conn, name)
+
+
+async def list_channels(platform: Platform) -> list[dict[str, Any]]:
+    async with platform.engines.read.connect() as conn:
+        rows = await store.load_channels(conn, platform.keybox.decrypt)
+    return [
+        {
+            "name": c.name,
+            "smpp": f"{c.host}:{c.port}",
+            "system_id": c.system_id,
+            "tps": c.tps,
+            "window": c.window,
+            "carriers": ",".join(sorted(c.carriers)),
+            "priority": c.priority,
+            "group": c.group_name,
+            "weight": c.weight,
+            "enabled": c.enabled,
+        }
+        for c in rows
+    ]
