@@ -42,13 +42,16 @@ def db_downgrade(revision: str) -> None:
 def _serve(host: str | None, port: int | None, workers: int) -> None:
     from hongyan.api.app import create_app
     from hongyan.logs import setup_logging
-    from hongyan.server.run import serve
+    from hongyan.server.run import serve, serve_workers
     from hongyan.store.db import upgrade
 
     settings = Settings()
     setup_logging(settings.log_level, settings.log_json)
     upgrade(settings.database_url)  # once, before any worker starts
-    serve(create_app(settings), host or settings.host, port or settings.port, workers=workers)
+    if workers > 1:
+        serve_workers(host or settings.host, port or settings.port, workers)
+    else:
+        serve(create_app(settings), host or settings.host, port or settings.port)
 
 
 @app.command("serve")

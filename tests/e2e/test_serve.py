@@ -1,0 +1,102 @@
+"""`hongyan serve` as a user runs it: a real process, real sockets, the README's curl line, a GBK client."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.e2e.test_lenient_http import free_port, read_response
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def served(tmp_path, database_url):
+    port = free_port()
+    env = {
+        **os.environ,
+        "HONGYAN_DATABASE_URL": database_url,
+        "HONGYAN_VAR_DIR": str(tmp_path),
+        "HONGYAN_SECRET_KEY": "e2e",
+        "HONGYAN_PORT": str(port),
+        "HONGYAN_LOG_LEVEL": "warning",
+    }
+    demo = subprocess.run(
+        [BIN / "hongyan", "demo", "--no-serve"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert demo.returncode == 0, demo.stderr
+    curl = next(line for line in demo.stdout.splitlines() if line.startswith("curl "))
+    proc = subprocess.Popen(
+        [BIN / "hongyan", "serve"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+    yield port, curl
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_readme_curl_line_sends(served) -> None:
+    port, curl = served
+    args = shlex.split(curl)
+    assert args[0] == "curl"
+    url = args[2]
+    assert url == f"http://127.0.0.1:{port}/webservice/sms.php?method=Submit"
+    form = dict(a.split("=", 1) for a in args[3:] if a != "--data-urlencode")
+    r = httpx.post(url, data=form, timeout=10)
+    assert r.status_code == 200 and r.headers["content-type"] == "text/xml; charset=utf-8"
+    assert r.text.startswith(
+        '<?xml version="1.0" encoding="utf-8"?>\n<SubmitResult xmlns="http://106.ihuyi.com/">\n'
+        "<code>2</code>\n<msg>提交成功</msg>\n<smsid>"
+    )
+    balance = httpx.get(
+        f"http://127.0.0.1:{port}/webservice/sms.php",
+        params={"method": "GetNum", "account": form["account"], "password": form["password"], "format": "json"},
+        timeout=10,
+    )
+    assert balance.text == '{"code":2,"msg":"查询成功","num":9999}'
+
+
+def test_gbk_demo_client_over_raw_socket(served) -> None:
+    """The vendor's Java demo: GBK percent-escapes, no charset, bare LF head; the C demo: raw GBK in a GET."""
+    port, curl = served
+    form = dict(a.split("=", 1) for a in shlex.split(curl)[3:] if a != "--data-urlencode")
+    content = form["content"]
+    body = (
+        f"account={form['account']}&password={form['password']}&mobile=13800138000&content="
+        f"{quote(content, encoding='gbk')}"
+    ).encode()
+    head = (
+        f"POST /webservice/sms.php?method=Submit HTTP/1.1\nHost: 106.ihuyi.com\n"
+        f"Content-Type: application/x-www-form-urlencoded\nContent-Length: {len(body)}\n\n"
+    ).encode()
+    raw_get = (
+        f"GET /webservice/sms.php?method=Submit&format=json&account={form['account']}"
+        f"&password={form['password']}&mobile=13800138001&content={content} HTTP/1.0\r\n\r\n"
+    ).encode("gbk")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head + body)
+        status, _headers, payload = read_response(sock, bytearray())
+    assert status == 200 and b"<code>2</code>" in payload
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(raw_get)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert b'{"code":2,"msg":"' in data and data.split(b"\r\n\r\n", 1)[1].startswith(b'{"code":2')
