@@ -106,3 +106,22 @@ async def trial(platform: Platform) -> Creds:
     """A new account in test mode (50 free segments)."""
     c = await account_service.create_account(platform, "trial-co")
     return Creds(c.account, c.apikey)
+
+
+@pytest.fixture
+def client_factory(settings: Settings):
+    """A fresh platform + client per call, for hypothesis tests that cannot use function-scoped fixtures."""
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def make():
+        p = await Platform.open(settings)
+        try:
+            app = create_app(settings, platform=p)
+            transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://106.ihuyi.com") as c:
+                yield c
+        finally:
+            await p.close()
+
+    return make

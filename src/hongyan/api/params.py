@@ -95,7 +95,8 @@ def parse_params(query: bytes, content_type: str, body: bytes) -> dict[str, str]
     params: dict[str, str] = {}
     parse_urlencoded(query, params)
     if body:
-        ctype, opts = parse_options_header(content_type or "")
+        # Headers arrive latin-1 decoded; anything else (a caller's own string) must not break parsing.
+        ctype, opts = parse_options_header((content_type or "").encode("latin-1", "replace"))
         if ctype == b"multipart/form-data" and opts.get(b"boundary"):
             parse_multipart(body, opts[b"boundary"], params)
         else:
