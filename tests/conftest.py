@@ -65,9 +65,21 @@ def database_url(tmp_path, pg_template) -> Iterator[str]:
     asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
+# Most tests send many messages to one number: they run with the frequency limits out of the way; the
+# limits tests use `strict_settings`.
+RELAXED_LIMITS = {
+    "limit_per_second": 100_000,
+    "limit_daily": 100_000,
+    "limit_daily_codes": 100_000,
+    "limit_daily_ceiling": 1_000_000,
+}
+
+
 @pytest.fixture
 def settings(tmp_path, database_url) -> Settings:
-    return Settings(database_url=database_url, var_dir=tmp_path, secret_key="test-secret", _env_file=None)
+    return Settings(
+        database_url=database_url, var_dir=tmp_path, secret_key="test-secret", _env_file=None, **RELAXED_LIMITS
+    )
 
 
 @pytest.fixture

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     max_content_chars: int = Field(default=300, description="Max characters incl. signature (4073)")
     account_cache_ttl_s: float = Field(default=2.0, description="How long an account lookup is cached")
     commit_batch_max: int = Field(default=512, description="Most messages committed in one transaction")
+    limit_per_second: int = Field(default=1, description="Messages per second per number per account (4080)")
+    limit_daily: int = Field(default=5, description="Messages per number per Beijing day per account (4082)")
+    limit_daily_codes: int = Field(default=5, description="Verification codes per number per day (4085)")
+    limit_daily_ceiling: int = Field(default=20, description="Attempts per number per day before auto-blacklist (408)")
+    policy_poll_s: float = Field(default=1.0, description="How often a process checks for policy changes")
+    marketing_start_hour: int = Field(default=8, description="Marketing sends allowed from (Beijing time)")
+    marketing_end_hour: int = Field(default=21, description="Marketing sends allowed until (Beijing time)")
     db_pool_size: int = 10
     log_level: str = "info"
     log_json: bool = True

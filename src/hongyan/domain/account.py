@@ -20,6 +20,11 @@ class AccountView:
     require_template: bool = False
     approved_signatures: frozenset[str] = frozenset()
     templates: dict[int, Template] = field(default_factory=dict)  # approved ones, built-in included
+    marketing_signatures: frozenset[str] = frozenset()
+    limit_daily: int | None = None  # None: the platform default
+    limit_daily_codes: int | None = None
+    limit_daily_ceiling: int | None = None
+    unit_price_micros: int | None = None
 
 
 def parse_ip_list(text: str) -> frozenset[str]:

@@ -35,6 +35,7 @@ class Template:
     text: str
     var_max_lengths: tuple[int, ...]
     is_verification: bool = False
+    category: str = "notice"  # notice | verification | marketing
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -86,4 +87,4 @@ def slot_count(text: str) -> int:
 
 
 def default_template() -> Template:
-    return Template(DEFAULT_TEMPLATE_ID, DEFAULT_TEMPLATE_TEXT, (6,), is_verification=True)
+    return Template(DEFAULT_TEMPLATE_ID, DEFAULT_TEMPLATE_TEXT, (6,), is_verification=True, category="verification")

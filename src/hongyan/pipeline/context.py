@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from hongyan.domain.account import AccountView
 from hongyan.domain.codes import Rejected
@@ -40,6 +40,11 @@ class PipelineConfig:
     default_signature: str
     max_content_chars: int
     clock: Callable[[], float]
+    limit_per_second: int = 1
+    limit_daily: int = 5
+    limit_daily_codes: int = 5
+    limit_daily_ceiling: int = 20
+    marketing_hours: tuple[int, int] = (8, 21)
 
 
 @dataclass(slots=True)
@@ -53,6 +58,9 @@ class SubmitContext:
     template: Template | None = None
     text: str = ""  # the full text as it will reach the handset, signature included
     segments: int = 0
+    policy: Any = None  # hongyan.policy.state.PolicyState (blacklists, words)
+    counters: Any = None  # hongyan.policy.counters.Counters
+    taken: list[str] = field(default_factory=list)  # counter keys to give back if the message is not stored
     extras: dict[str, object] = field(default_factory=dict)
 
 

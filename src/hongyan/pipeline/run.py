@@ -1,8 +1,7 @@
 """The order of the Submit checks (SPEC.md §2, documented in docs/ARCHITECTURE.md and tested).
 
 Missing fields, then authentication, then the number, then the content, then the limits; the balance
-(4051) is decided last, atomically with the deduction, by the message writer. Policy checks that need
-lists and counters (4030, 407, 4080, 4082, 4085, 408) are inserted by name at their marked places.
+(4051) is decided last, atomically with the deduction, by the message writer.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ import inspect
 from collections.abc import Sequence
 
 from hongyan.domain.codes import Rejected
-from hongyan.pipeline import auth, content, fields, number
+from hongyan.pipeline import auth, blacklist, content, fields, limits, marketing, number, words
 from hongyan.pipeline.context import Check, SubmitContext
 
 SUBMIT_CHECKS: tuple[Check, ...] = (
@@ -20,14 +19,15 @@ SUBMIT_CHECKS: tuple[Check, ...] = (
     auth.not_frozen,  # 4050
     auth.ip_rules,  # 400 4052
     number.valid_number,  # 406
-    # policy: blacklist (4030)
-    # policy: sensitive words (407)
+    blacklist.not_blacklisted,  # 4030
+    words.no_sensitive_words,  # 407
     content.signature_format,  # 4070
     content.template_rules,  # 4071 4072 40722 (test mode: default template only)
     content.length_limit,  # 4073
     content.no_emoji,  # 4074
     content.signature_approved,  # 4075
-    # policy: frequency limits (4080 4082 4085 408)
+    marketing.marketing_rules,  # 0: opt-out text, 08:00-21:00 (a documented choice)
+    limits.frequency_limits,  # 408 4080 4082 4085
 )
 
 

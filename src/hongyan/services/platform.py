@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from hongyan.domain.account import AccountView
 from hongyan.domain.smsid import SmsIdGenerator
 from hongyan.keys import KeyBox, load_keybox
+from hongyan.policy.counters import Counters, counters_for
+from hongyan.policy.state import PolicyState
 from hongyan.settings import Settings
 from hongyan.store import accounts as account_store
 from hongyan.store.db import Engines, create_engines, upgrade_async
@@ -70,6 +72,8 @@ class Platform:
         self.accounts = AccountCache(self, settings.account_cache_ttl_s)
         self.smsids: SmsIdGenerator | None = None
         self.clock = time.time
+        self.policy = PolicyState(engines.read, poll_s=settings.policy_poll_s)
+        self.counters: Counters = counters_for(settings.redis_url, clock=lambda: self.clock())
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True, writer: bool = True) -> Platform:
@@ -79,11 +83,14 @@ class Platform:
         platform = cls(settings, engines, load_keybox(settings))
         if writer:
             platform.smsids = SmsIdGenerator(await claim_node(engines.write))
+            await platform.policy.start()
             await platform.writer.start()
         return platform
 
     async def close(self) -> None:
         await self.writer.stop()
+        await self.policy.stop()
+        await self.counters.close()
         await self.engines.dispose()
 
     async def load_account(self, api_id: str) -> AccountView | None:

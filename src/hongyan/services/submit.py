@@ -34,12 +34,23 @@ def pipeline_config(platform: Platform) -> PipelineConfig:
         default_signature=s.default_signature,
         max_content_chars=s.max_content_chars,
         clock=platform.clock,
+        limit_per_second=s.limit_per_second,
+        limit_daily=s.limit_daily,
+        limit_daily_codes=s.limit_daily_codes,
+        limit_daily_ceiling=s.limit_daily_ceiling,
+        marketing_hours=(s.marketing_start_hour, s.marketing_end_hour),
     )
 
 
 async def submit(platform: Platform, req: SubmitRequest, checks=SUBMIT_CHECKS) -> SubmitOutcome:
     """Validate and, when accepted, durably store the message (answered only after the commit)."""
-    ctx = SubmitContext(req=req, config=pipeline_config(platform), lookup=platform.accounts)
+    ctx = SubmitContext(
+        req=req,
+        config=pipeline_config(platform),
+        lookup=platform.accounts,
+        policy=platform.policy,
+        counters=platform.counters,
+    )
     verdict = await run_checks(ctx, checks)
     if verdict is not None:
         return SubmitOutcome.rejected(verdict)
@@ -55,13 +66,16 @@ async def submit(platform: Platform, req: SubmitRequest, checks=SUBMIT_CHECKS) -
         signature=ctx.signed.signature,
         template_id=ctx.template.id if ctx.template else None,
         segments=ctx.segments,
+        unit_price_micros=ctx.account.unit_price_micros,
     )
     try:
         stored = await platform.writer.write(message)
     except Exception:
         log.exception("submit not stored", extra={"account": ctx.account.api_id})
+        await platform.counters.release(ctx.taken)
         return SubmitOutcome.rejected(Rejected.of(codes.FAILED))
     if not stored:
+        await platform.counters.release(ctx.taken)
         return SubmitOutcome.rejected(Rejected.of(codes.INSUFFICIENT_BALANCE))
     log.debug("accepted", extra={"smsid": smsid, "account": ctx.account.api_id, "segments": ctx.segments})
     return SubmitOutcome(codes.OK, codes.SUBMIT_MSG[codes.OK], smsid, ctx.segments)

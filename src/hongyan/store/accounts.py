@@ -210,7 +210,7 @@ async def load_view(conn: AsyncConnection, api_id: str, decrypt) -> AccountView 
     if row is None:
         return None
     sigs = await conn.execute(
-        select(signatures.c.text).where(
+        select(signatures.c.text, signatures.c.category).where(
             and_(signatures.c.account_id == row.id, signatures.c.state == ReviewState.APPROVED.value)
         )
     )
@@ -222,13 +222,18 @@ async def load_view(conn: AsyncConnection, api_id: str, decrypt) -> AccountView 
             )
         )
     )
+    sig_rows = list(sigs)
     tpls: dict[int, Template] = {}
     for t in tpl_rows:
         if t.id == default_template().id:
             tpls[t.id] = default_template()
         else:
             tpls[t.id] = Template(
-                t.id, t.text, tuple(json.loads(t.var_max_lengths)), is_verification=t.category == "verification"
+                t.id,
+                t.text,
+                tuple(json.loads(t.var_max_lengths)),
+                is_verification=t.category == "verification",
+                category=t.category,
             )
     return AccountView(
         id=row.id,
@@ -239,8 +244,13 @@ async def load_view(conn: AsyncConnection, api_id: str, decrypt) -> AccountView 
         registered_ips=parse_ip_list(row.registered_ips),
         default_signature=row.default_signature,
         require_template=bool(row.require_template),
-        approved_signatures=frozenset(s for (s,) in sigs),
+        approved_signatures=frozenset(text for text, _ in sig_rows),
+        marketing_signatures=frozenset(text for text, category in sig_rows if category == "marketing"),
         templates=tpls,
+        limit_daily=row.limit_daily,
+        limit_daily_codes=row.limit_daily_codes,
+        limit_daily_ceiling=row.limit_daily_ceiling,
+        unit_price_micros=row.unit_price_micros,
     )
 
 

@@ -1,0 +1,44 @@
+"""Sensitive-word matching (407): normalise, then one pass of an Aho-Corasick automaton.
+
+Normalising (NFKC folds full-width forms to half-width, casefold, then every character that is not a
+letter or digit is dropped: spaces, punctuation, symbols, zero-width characters) makes `法 轮`, `法*轮`
+and `ＦＡＬＵＮ` hit the words `法轮` and `falun`. Words are normalised the same way when loaded.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+import ahocorasick
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def normalise(text: str) -> str:
+    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+class WordFilter:
+    """An immutable automaton over a word list; build a new one to change the list."""
+
+    def __init__(self, words: Iterable[str] = ()) -> None:
+        self._automaton = ahocorasick.Automaton()
+        count = 0
+        for word in words:
+            key = normalise(word)
+            if key and key not in self._automaton:
+                self._automaton.add_word(key, word)
+                count += 1
+        self.size = count
+        if count:
+            self._automaton.make_automaton()
+
+    def find(self, text: str) -> str | None:
+        """The first listed word found in the text (as it was listed), or None."""
+        if not self.size:
+            return None
+        for _, word in self._automaton.iter(normalise(text)):
+            return word
+        return None
