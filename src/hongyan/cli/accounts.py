@@ -95,9 +95,10 @@ def signature_add(
     account: str,
     text: str,
     approve: Annotated[bool, typer.Option("--approve", help="Approve at once")] = False,
+    category: Annotated[str, typer.Option(help="notice | verification | marketing")] = "notice",
 ) -> None:
     """Apply for a signature (text without brackets)."""
-    sig_id = run(lambda p: svc.add_signature(p, account, text, approve=approve))
+    sig_id = run(lambda p: svc.add_signature(p, account, text, approve=approve, category=category))
     console.print(f"signature {sig_id}: {'approved' if approve else 'pending'}")
 
 
@@ -139,3 +140,10 @@ def template_approve(template_id: int) -> None:
 def template_reject(template_id: int, reason: Annotated[str, typer.Option()] = "") -> None:
     run(lambda p: svc.review_template(p, template_id, ReviewState.REJECTED, reason or None))
     console.print(f"template {template_id}: rejected")
+
+
+@template_app.command("category")
+def template_category(template_id: int, category: str) -> None:
+    """Set a template's category: notice | verification | marketing."""
+    run(lambda p: svc.set_template_category(p, template_id, category))
+    console.print(f"template {template_id}: {category}")

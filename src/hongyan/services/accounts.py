@@ -105,7 +105,24 @@ async def show(platform: Platform, api_id: str) -> dict[str, Any]:
     }
 
 
-async def add_signature(platform: Platform, api_id: str, text: str, *, approve: bool = False) -> int:
+CATEGORIES = ("notice", "verification", "marketing")
+
+
+def _category(category: str) -> str:
+    if category not in CATEGORIES:
+        raise ValueError(f"category must be one of {', '.join(CATEGORIES)}")
+    return category
+
+
+async def set_template_category(platform: Platform, tpl_id: int, category: str) -> None:
+    async with platform.engines.write.begin() as conn:
+        await store.set_template_category(conn, tpl_id, _category(category))
+    platform.accounts.invalidate()
+
+
+async def add_signature(
+    platform: Platform, api_id: str, text: str, *, approve: bool = False, category: str = "notice"
+) -> int:
     from hongyan.domain.signatures import valid_signature_text
 
     text = text.strip().removeprefix("【").removesuffix("】").strip()
@@ -113,7 +130,7 @@ async def add_signature(platform: Platform, api_id: str, text: str, *, approve: 
         raise ValueError("a signature is 2-30 characters without brackets")
     async with platform.engines.write.begin() as conn:
         account_id = await _account_id(conn, api_id)
-        sig_id = await store.add_signature(conn, account_id, text, ReviewState.PENDING)
+        sig_id = await store.add_signature(conn, account_id, text, ReviewState.PENDING, _category(category))
         if approve:
             await store.review_signature(conn, sig_id, ReviewState.APPROVED, None)
     platform.accounts.invalidate(api_id)

@@ -128,12 +128,21 @@ async def update_account(conn: AsyncConnection, api_id: str, **values: Any) -> N
         raise NotFound(f"no account {api_id}")
 
 
-async def add_signature(conn: AsyncConnection, account_id: int, text: str, state: ReviewState) -> int:
+async def add_signature(
+    conn: AsyncConnection, account_id: int, text: str, state: ReviewState, category: str = "notice"
+) -> int:
     now = now_ms()
     return (
         await conn.execute(
             insert(signatures).returning(signatures.c.id),
-            {"account_id": account_id, "text": text, "state": state.value, "created_at": now, "updated_at": now},
+            {
+                "account_id": account_id,
+                "text": text,
+                "state": state.value,
+                "category": category,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
     ).scalar_one()
 
@@ -257,3 +266,13 @@ async def load_view(conn: AsyncConnection, api_id: str, decrypt) -> AccountView 
 async def find_by_name(conn: AsyncConnection, name: str) -> AccountRow | None:
     row = (await conn.execute(select(accounts.c.api_id).where(accounts.c.name == name).order_by(accounts.c.id))).first()
     return None if row is None else await get_account(conn, row.api_id)
+
+
+async def set_template_category(conn: AsyncConnection, template_id: int, category: str) -> None:
+    res = await conn.execute(
+        update(templates)
+        .where(and_(templates.c.id == template_id, templates.c.account_id.is_not(None)))
+        .values(category=category, updated_at=now_ms())
+    )
+    if res.rowcount == 0:
+        raise NotFound(f"no template {template_id}")
