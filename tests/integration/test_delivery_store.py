@@ -160,3 +160,19 @@ async def test_store_transition_refuses_lost_race(platform, live) -> None:
     with pytest.raises(IllegalTransition):
         async with platform.engines.write.begin() as conn:
             await delivery.transition(conn, smsid, S.QUEUED, S.DELIVERED)
+
+
+async def test_reconcile_closes_the_concurrent_commit_race(platform, live) -> None:
+    (smsid,) = await _send(platform, live, 1)
+    await _lease(platform, "A")
+    await delivery.record_submitted(platform.engines.write, "A", [delivery.Submitted(smsid, "sim", ("r1",))])
+    # As if the receipt's transaction had missed the carrier id committed at the same moment:
+    async with platform.engines.write.begin() as conn:
+        await conn.execute(
+            pending_receipts.insert(),
+            {"channel": "sim", "carrier_msg_id": "r1", "stat": "DELIVRD", "received_at": now_ms()},
+        )
+    assert (await _states(platform))[smsid] == "submitted"
+    assert await delivery.reconcile_pending(platform.engines.write) == 1
+    assert (await _states(platform))[smsid] == "delivered"
+    assert await delivery.reconcile_pending(platform.engines.write) == 0

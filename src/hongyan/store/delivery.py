@@ -347,3 +347,29 @@ async def transition(conn: AsyncConnection, smsid: str, source: S, target: S, de
     if res.rowcount != 1:
         raise IllegalTransition(f"{smsid} is not {source.value}")
     await _events(conn, [(smsid, source, target, detail)], now)
+
+
+async def reconcile_pending(engine: AsyncEngine, limit: int = 1000) -> int:
+    """Apply kept receipts whose carrier id is now known. Closes the race where a receipt and the record
+    of its submit commit concurrently (each transaction missing the other's row); returns how many."""
+    async with engine.begin() as conn:
+        rows = list(
+            await conn.execute(
+                select(pending_receipts)
+                .join(
+                    carrier_ids,
+                    and_(
+                        carrier_ids.c.channel == pending_receipts.c.channel,
+                        carrier_ids.c.carrier_msg_id == pending_receipts.c.carrier_msg_id,
+                    ),
+                )
+                .order_by(pending_receipts.c.id)
+                .limit(limit)
+                .with_for_update(of=pending_receipts, skip_locked=True)
+            )
+        )
+        if not rows:
+            return 0
+        await conn.execute(pending_receipts.delete().where(pending_receipts.c.id.in_([r.id for r in rows])))
+        await _apply(conn, [ReceiptIn(r.channel, r.carrier_msg_id, r.stat, r.err, r.done_at) for r in rows], now_ms())
+    return len(rows)
