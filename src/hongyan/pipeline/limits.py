@@ -1,4 +1,4 @@
-"""Frequency limits per account and number, in contract order: 408, 4080, 4082, 4085.
+"""Frequency limits per account and number: 408, then 4080, then 4085 (verification codes), then 4082.
 
 - 408: every Submit that reaches this step counts as an attempt; a number whose attempts pass the daily
   ceiling (default 20) is put on the account's auto-blacklist and answered 408 — later sends get 4030.
@@ -56,18 +56,15 @@ async def frequency_limits(ctx: SubmitContext) -> Rejected | None:
             await ctx.policy.blacklist_auto(account.id, number.national, f"daily ceiling {ceiling}")
         return Rejected.of(codes.DAILY_CEILING_BLACKLISTED, n=ceiling)
 
-    windows = [
-        Window(f"sec:{who}:{int(now)}", cfg.limit_per_second, 2_000),
-        Window(f"day:{who}:{day}", daily, left_ms + 3_600_000),
-    ]
-    if is_verification(ctx):
+    windows = [Window(f"sec:{who}:{int(now)}", cfg.limit_per_second, 2_000)]
+    answers = [Rejected.of(codes.PER_SECOND)]
+    if is_verification(ctx):  # the more specific limit answers first, so 4085 is reachable at equal defaults
         windows.append(Window(f"code:{who}:{day}", codes_limit, left_ms + 3_600_000))
+        answers.append(Rejected.of(codes.CODE_LIMIT, n=codes_limit))
+    windows.append(Window(f"day:{who}:{day}", daily, left_ms + 3_600_000))
+    answers.append(Rejected.of(codes.DAILY_LIMIT, n=daily))
     full = await ctx.counters.take(windows)
     if full is not None:
-        return [
-            Rejected.of(codes.PER_SECOND),
-            Rejected.of(codes.DAILY_LIMIT, n=daily),
-            Rejected.of(codes.CODE_LIMIT, n=codes_limit),
-        ][full]
+        return answers[full]
     ctx.taken = [w.key for w in windows]
     return None

@@ -1,133 +1,261 @@
 """A lenient front for uvicorn's httptools protocol.
 
-llhttp (httptools) rejects two things old ihuyi clients send: request heads with bare ``\\n`` line ends,
-and raw non-ASCII bytes (UTF-8 or GBK) in the request target. Instead of a hand-written HTTP parser we
-keep uvicorn's and normalise each request head before llhttp sees it: bare LF → CRLF, and every byte
-≥ 0x80 or space inside the target percent-encoded. The body is passed through untouched; its length is
-taken from the normalised head (Content-Length), so pipelined requests are normalised one by one.
+llhttp (httptools) rejects two things old ihuyi clients (PHP/C/JSP/Java demos) send: request heads with
+bare ``\\n`` line ends, and raw non-ASCII bytes (UTF-8 or GBK) in the request target. Instead of a
+hand-written HTTP parser we keep uvicorn's and put a small framing-aware normaliser in front of llhttp:
 
-Limitation: with ``Transfer-Encoding: chunked`` the end of the body is known only to llhttp, so bytes
-of a following pipelined request that arrive in the same read are parsed strictly by llhttp.
+* head mode: buffer bytes, drop leading CR/LF, find the blank line ending the head (any mix of CRLF and
+  LF), normalise the head (bare LF → CRLF; in the target every byte >= 0x80 and every space is
+  percent-encoded) and feed it. A head that is already ASCII, CRLF-only and has a space-free target is
+  fed unchanged (the fast path).
+* ``Content-Length: N``: exactly N body bytes are passed through, then back to head mode, so every
+  request of a pipelined batch is normalised on its own.
+* anything else with a body (``Transfer-Encoding``, or framing headers we leave to llhttp to judge) is
+  passed straight through until llhttp reports the message complete.
+
+llhttp stays the authority on message boundaries: ``on_message_begin``/``on_message_complete`` tell us
+whether it is inside a message, and while it is, bytes go to it untouched.
+
+The pure parts (``find_head_end``, ``normalise_head``, ``split_head``, ``content_length``) never raise
+anything but :class:`HeadError`.
 """
 
 from __future__ import annotations
 
-import re
-
+import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-MAX_HEAD = 64 * 1024
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
-_CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d+)[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
-_CHUNKED = re.compile(rb"^transfer-encoding[ \t]*:.*chunked", re.IGNORECASE | re.MULTILINE)
-_NEEDS_QUOTING = re.compile(rb"[\x80-\xff ]")
+__all__ = [
+    "MAX_HEAD",
+    "HeadError",
+    "LenientHttpToolsProtocol",
+    "content_length",
+    "find_head_end",
+    "normalise_head",
+    "quote_target",
+    "split_head",
+]
+
+MAX_HEAD = 64 * 1024  # a request head (request line + headers) larger than this gets a 400
+
+# Bytes percent-encoded in the request target: everything >= 0x80 (raw UTF-8/GBK) and the space.
+_QUOTE = [bytes([b]) for b in range(256)]
+for _b in [0x20, *range(0x80, 0x100)]:
+    _QUOTE[_b] = b"%%%02X" % _b
+del _b
+
+# Parser modes
+_HEAD = 0  # waiting for (the rest of) a request head
+_COUNTED = 1  # passing through the remaining bytes of a Content-Length body
+_PASS = 2  # passing everything through until llhttp is outside a message again
+_RAW = 3  # after an upgrade: everything goes to llhttp, as in the parent class
+_DONE = 4  # connection answered with a 400 or not to be kept alive: drop further bytes
 
 
 class HeadError(ValueError):
-    """The request head cannot be made into valid HTTP/1.x."""
+    """The request head cannot be made into valid HTTP/1.x (or is too large); answered with a 400."""
 
 
-def _quote_target(target: bytes) -> bytes:
-    return _NEEDS_QUOTING.sub(lambda m: b"%%%02X" % m.group(0)[0], target)
+def find_head_end(buf: bytes, start: int = 0) -> int:
+    """Index just past the blank line that ends the head in ``buf``, or -1 if there is none yet.
+
+    A blank line is LF, optional CR, LF; so ``\\r\\n\\r\\n``, ``\\n\\n``, ``\\n\\r\\n`` and ``\\r\\n\\n`` all
+    end a head. ``start`` lets a caller that buffers resume the search near the end of what it scanned.
+    """
+    crlf = buf.find(b"\n\r\n", start)
+    lf = buf.find(b"\n\n", start, crlf + 1 if crlf != -1 else len(buf))
+    if lf != -1:
+        return lf + 2
+    return crlf + 3 if crlf != -1 else -1
+
+
+def quote_target(target: bytes) -> bytes:
+    """Percent-encode every byte >= 0x80 and every space of a request target."""
+    if target.isascii() and b" " not in target:
+        return target
+    q = _QUOTE
+    return b"".join([q[b] for b in target])
 
 
 def normalise_head(head: bytes) -> bytes:
-    """Turn one request head (without its final blank line) into strict HTTP/1.x bytes ending in CRLFCRLF."""
-    lines = head.split(b"\n")
-    lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
-    request_line = lines[0]
-    method, sep, rest = request_line.partition(b" ")
-    target, sep2, version = rest.rpartition(b" ")
-    if not sep or not sep2 or not method or not target or not version.startswith(b"HTTP/"):
-        raise HeadError("bad request line")
-    if not method.isascii() or not version.isascii():
-        raise HeadError("bad request line")
-    lines[0] = b" ".join((method, _quote_target(target.strip()), version))
-    return b"\r\n".join(lines) + b"\r\n\r\n"
+    """Make one request head into strict HTTP/1.x bytes ending in ``\\r\\n\\r\\n``.
+
+    ``head`` is a request line and header lines, with or without the blank line that ends it. Line ends
+    may be CRLF or bare LF. The request line is split as METHOD, first space … last space, VERSION; the
+    target in between is stripped of surrounding blanks and has bytes >= 0x80 and spaces percent-encoded.
+    Everything else (header syntax, method names, control characters) is left for llhttp to judge.
+    Raises :class:`HeadError` if there is no usable request line or a blank line inside the head.
+    """
+    # Fast path: ASCII, CRLF only, exactly one blank line at the very end, two spaces in the request line.
+    if (
+        head.isascii()
+        and head.count(b"\n") == head.count(b"\r\n")
+        and head.find(b"\r\n\r\n") == len(head) - 4
+        and head.count(b" ", 0, head.find(b"\r\n")) == 2
+    ):
+        return head
+    lines = [line[:-1] if line.endswith(b"\r") else line for line in head.split(b"\n")]
+    while lines and not lines[-1]:
+        lines.pop()  # the blank line(s) ending the head
+    if not lines or not all(lines):
+        raise HeadError("blank line inside the request head")
+    request_line = lines[0].strip(b" \t")
+    first = request_line.find(b" ")
+    last = request_line.rfind(b" ")
+    if first <= 0 or last == first:
+        raise HeadError("malformed request line")
+    method = request_line[:first]
+    version = request_line[last + 1 :]
+    target = request_line[first + 1 : last].strip(b" \t")
+    if not target or not method.isascii() or not version.startswith(b"HTTP/") or not version.isascii():
+        raise HeadError("malformed request line")
+    lines[0] = b"%s %s %s" % (method, quote_target(target), version)
+    lines.append(b"\r\n")
+    return b"\r\n".join(lines)
 
 
-def needs_normalising(head: bytes) -> bool:
-    """Fast path: an ASCII head with CRLF line ends and a space-free target goes to llhttp unchanged."""
-    return not head.isascii() or head.count(b"\n") != head.count(b"\r\n") or head.split(b"\r\n", 1)[0].count(b" ") != 2
+def split_head(buffer: bytes, start: int = 0) -> tuple[bytes, bytes, bytes] | None:
+    """Find the first complete head in ``buffer``: (head as sent, normalised head, the bytes after it).
 
-
-def split_head(buffer: bytes) -> tuple[bytes, bytes, bytes] | None:
-    """Find the first complete head: (head as sent, normalised head, the bytes after it); None if incomplete."""
-    end = buffer.find(b"\r\n\r\n")
-    if end != -1:
-        raw = buffer[: end + 4]
-        # Fast path: a well-formed head (no bare LF before its end) needs no regex and, usually, no changes.
-        if raw.count(b"\n") == raw.count(b"\r\n"):
-            if end > MAX_HEAD:
-                raise HeadError("request head too large")
-            fixed = normalise_head(raw[:-4]) if needs_normalising(raw) else raw
-            return raw, fixed, buffer[end + 4 :]
-    m = _HEAD_END.search(buffer)
-    if m is None:
+    Returns None if the head is not complete yet. Leading CR/LF are not stripped here (the protocol does
+    that). Raises :class:`HeadError` if the head cannot be normalised or exceeds :data:`MAX_HEAD`.
+    """
+    end = find_head_end(buffer, start)
+    if end == -1:
         if len(buffer) > MAX_HEAD:
             raise HeadError("request head too large")
         return None
-    if m.start() > MAX_HEAD:
+    if end > MAX_HEAD:
         raise HeadError("request head too large")
-    raw = buffer[: m.end()]
-    return raw, normalise_head(buffer[: m.start()]), buffer[m.end() :]
+    raw = buffer[:end]
+    return raw, normalise_head(raw), buffer[end:]
+
+
+def content_length(head: bytes) -> int | None:
+    """The body length a normalised head announces: N for one valid ``Content-Length: N``, 0 for no body.
+
+    None when llhttp must frame the body itself: ``Transfer-Encoding`` present, several or invalid
+    Content-Length headers (llhttp then either frames the body or rejects the request with a 400).
+    """
+    lower = head.lower()
+    if b"\ntransfer-encoding:" in lower:
+        return None
+    pos = lower.find(b"\ncontent-length:")
+    if pos == -1:
+        return 0
+    start = pos + 16
+    end = lower.find(b"\r\n", start)
+    value = head[start:end].strip(b" \t")
+    if not value.isdigit() or lower.find(b"\ncontent-length:", end) != -1:
+        return None
+    return int(value)
 
 
 class LenientHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol behind a request-head normaliser."""
+    """uvicorn's httptools protocol behind a request-head normaliser (see the module docstring)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._buf = b""
-        self._body_left = 0  # bytes of the current body still to pass through
-        self._chunked = False  # passing through until llhttp reports the message complete
+        self._mode = _HEAD
+        self._buf = b""  # head mode: bytes of an incomplete head
+        self._scanned = 0  # head mode: how far _buf has been searched for the end of the head
+        self._body_left = 0  # counted mode: body bytes still to pass through
+        self._in_message = False  # llhttp is between on_message_begin and on_message_complete
 
-    def data_received(self, data: bytes) -> None:
-        if self._chunked:
-            super().data_received(data)
-            return
-        self._buf += data
-        out: list[bytes] = []
-        while self._buf:
-            if self._body_left:
-                take = self._buf[: self._body_left]
-                self._buf = self._buf[len(take) :]
-                self._body_left -= len(take)
-                out.append(take)
-                continue
-            stripped = self._buf.lstrip(b"\r\n")
-            if not stripped:
-                self._buf = b""
-                break
-            try:
-                found = split_head(stripped)
-            except HeadError as exc:
-                self._buf = b""
-                self._feed(out)
-                if not self.transport.is_closing():
-                    self.send_400_response(f"Invalid HTTP request received: {exc}.")
-                return
-            if found is None:
-                self._buf = stripped
-                break
-            _, head, rest = found
-            out.append(head)
-            self._buf = rest
-            if _CHUNKED.search(head):
-                self._chunked = True
-                out.append(self._buf)
-                self._buf = b""
-                break
-            m = _CONTENT_LENGTH.search(head)
-            self._body_left = int(m.group(1)) if m else 0
-        self._feed(out)
-
-    def _feed(self, out: list[bytes]) -> None:
-        if out:
-            joined = b"".join(out)
-            if joined:
-                super().data_received(joined)
+    # llhttp callbacks: track whether llhttp is inside a message.
+    def on_message_begin(self) -> None:
+        self._in_message = True
+        super().on_message_begin()
 
     def on_message_complete(self) -> None:
-        self._chunked = False
+        self._in_message = False
+        if not self.parser.should_keep_alive():
+            # llhttp ignores data after a "close" message (lenient_data_after_close); so do we.
+            self._mode = _DONE
         super().on_message_complete()
+
+    def data_received(self, data: bytes) -> None:
+        self._unset_keepalive_if_required()
+        try:
+            self._receive(data)
+        except HeadError as exc:
+            self._reject(f"Invalid HTTP request received: {exc}.")
+        except httptools.HttpParserError:
+            self._reject("Invalid HTTP request received.")
+        except httptools.HttpParserUpgrade:
+            self._mode = _RAW
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+
+    def _reject(self, msg: str) -> None:
+        self._mode = _DONE
+        self._buf = b""
+        self.logger.warning(msg)
+        if not self.transport.is_closing():
+            self.send_400_response(msg)
+
+    def _receive(self, data: bytes) -> None:
+        feed = self.parser.feed_data
+        while data:
+            mode = self._mode
+            if mode == _HEAD:
+                if self._buf:
+                    buf = self._buf + data
+                elif data[0] in (10, 13):
+                    buf = data.lstrip(b"\r\n")
+                    if not buf:
+                        return
+                else:
+                    buf = data
+                found = split_head(buf, self._scanned)
+                if found is None:
+                    self._buf = buf
+                    self._scanned = max(0, len(buf) - 2)
+                    return
+                raw, head, data = found
+                self._buf = b""
+                self._scanned = 0
+                length = content_length(head)
+                if head is raw and length and len(data) >= length:
+                    # Fast path: head unchanged and the whole body at hand; one feed for both.
+                    feed(buf if len(data) == length else buf[: len(raw) + length])
+                    data = data[length:]
+                    length = 0
+                else:
+                    feed(head)
+                if self._mode != _HEAD:
+                    continue  # _DONE (not keep-alive) or _RAW; let those branches see the rest
+                if not self._in_message:
+                    continue  # no body (or already complete): next head
+                if length:
+                    self._mode = _COUNTED
+                    self._body_left = length
+                else:
+                    self._mode = _PASS
+            elif mode == _COUNTED:
+                n = self._body_left
+                if len(data) < n:
+                    feed(data)
+                    self._body_left = n - len(data)
+                    return
+                feed(data if len(data) == n else data[:n])
+                data = data[n:]
+                self._body_left = 0
+                if self._mode == _COUNTED:
+                    self._mode = _PASS if self._in_message else _HEAD
+            elif mode == _PASS:
+                # llhttp frames this message (chunked body). Limitation: if the same read also holds the
+                # start of a following pipelined request, llhttp parses that request itself, strictly
+                # (no bare-LF or raw non-ASCII leniency); we stay in this mode until llhttp is between
+                # messages at the end of a read, and normalise again from the next head on.
+                feed(data)
+                if self._mode == _PASS and not self._in_message:
+                    self._mode = _HEAD
+                return
+            elif mode == _RAW:
+                feed(data)
+                return
+            else:  # _DONE
+                return

@@ -2,30 +2,42 @@
 
 from __future__ import annotations
 
-import importlib.util
+from typing import Any
 
 import uvicorn
 
 from hongyan.server.lenient_http import LenientHttpToolsProtocol
 
 
-def uvicorn_config(app, host: str, port: int, *, workers: int = 1, log_level: str = "warning") -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        http=LenientHttpToolsProtocol,
-        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        lifespan="on",
-        access_log=False,
-        server_header=False,
-        date_header=True,
-        log_level=log_level,
-        workers=workers,
-    )
+def _loop() -> str:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+def _common(log_level: str) -> dict[str, Any]:
+    return {
+        "http": LenientHttpToolsProtocol,
+        "loop": _loop(),
+        "lifespan": "on",
+        "access_log": False,
+        "server_header": False,
+        "date_header": True,
+        "log_level": log_level,
+    }
+
+
+def uvicorn_config(
+    app, host: str, port: int, *, workers: int = 1, log_level: str = "warning"
+) -> uvicorn.Config:
+    """A uvicorn Config serving ``app`` through :class:`LenientHttpToolsProtocol`."""
+    return uvicorn.Config(app, host=host, port=port, workers=workers, **_common(log_level))
 
 
 def serve(app, host: str, port: int, **kw) -> None:
+    """Serve ``app`` in this process until interrupted (``kw``: see :func:`uvicorn_config`)."""
     uvicorn.Server(uvicorn_config(app, host, port, **kw)).run()
 
 
@@ -37,9 +49,5 @@ def serve_workers(host: str, port: int, workers: int, log_level: str = "warning"
         host=host,
         port=port,
         workers=workers,
-        http=LenientHttpToolsProtocol,
-        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        access_log=False,
-        server_header=False,
-        log_level=log_level,
+        **_common(log_level),
     )

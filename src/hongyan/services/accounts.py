@@ -212,6 +212,8 @@ async def add_template(
     text = content.strip()
     if not text:
         return codes.NO_CONTENT, codes.ADDTEMPLATE_MSG_OVERRIDES[codes.NO_CONTENT], 0
+    if platform.policy.words.find(text):
+        return codes.SENSITIVE, codes.ADDTEMPLATE_MSG_OVERRIDES[codes.SENSITIVE], 0
     if len(text) > platform.settings.max_content_chars:
         return codes.CONTENT_TOO_LONG, codes.SUBMIT_MSG[codes.CONTENT_TOO_LONG], 0
     if has_emoji(text):
