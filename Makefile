@@ -40,8 +40,9 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
 
-bench: $(STAMP) ## placeholder until the benchmark issue: a quick in-process Submit measurement
+bench: $(STAMP) ## quick figures until the benchmark harness lands: in-process Submit, pipeline, word scan
 	$(BIN)/python bench/submit_inprocess.py
+	$(BIN)/python bench/pipeline_bench.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

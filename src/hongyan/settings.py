@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
     )
     redis_url: str | None = Field(default=None, description="redis://host:port/db for counters (production)")
+    counters: Literal["memory", "sql"] = Field(
+        default="memory",
+        description="Frequency counters without Redis: memory (one process) or sql (processes sharing the database)",
+    )
     secret_key: SecretStr = Field(
         default=SecretStr(""),
         description="Key that encrypts API keys at rest; generated into var/secret.key when empty",

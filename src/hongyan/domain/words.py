@@ -20,6 +20,13 @@ def normalise(text: str) -> str:
     return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
+def _as_bytes(text: str) -> str:
+    # pyahocorasick looks up a node's children linearly: with thousands of CJK first characters under the
+    # root a scan took ~900 µs for 300 characters. Matching the UTF-8 bytes (as latin-1 characters) bounds
+    # every node to 256 children (~30 µs); UTF-8 is self-synchronising, so hits still fall on whole characters.
+    return text.encode("utf-8").decode("latin-1")
+
+
 class WordFilter:
     """An immutable automaton over a word list; build a new one to change the list."""
 
@@ -27,7 +34,7 @@ class WordFilter:
         self._automaton = ahocorasick.Automaton()
         count = 0
         for word in words:
-            key = normalise(word)
+            key = _as_bytes(normalise(word))
             if key and key not in self._automaton:
                 self._automaton.add_word(key, word)
                 count += 1
@@ -39,6 +46,6 @@ class WordFilter:
         """The first listed word found in the text (as it was listed), or None."""
         if not self.size:
             return None
-        for _, word in self._automaton.iter(normalise(text)):
+        for _, word in self._automaton.iter(_as_bytes(normalise(text))):
             return word
         return None

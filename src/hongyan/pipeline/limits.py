@@ -1,70 +1,115 @@
-"""Frequency limits per account and number: 408, then 4080, then 4085 (verification codes), then 4082.
+"""Frequency limits per account and number (SPEC.md §2), in contract order: 408, 4080, 4082, 4085.
 
-- 408: every Submit that reaches this step counts as an attempt; a number whose attempts pass the daily
-  ceiling (default 20) is put on the account's auto-blacklist and answered 408 — later sends get 4030.
-  The ceiling counts attempts, not accepted messages, so it still means something when the daily limit
-  (default 5) is lower: it stops a script hammering one number (SMS bombing). An account whose daily limit
-  is raised above the ceiling gets the ceiling raised with it (ceiling = max(ceiling, daily limit)).
-- 4080: more than ``limit_per_second`` (default 1) to the same number within one second.
-- 4082: more than the daily limit (default 5) to the number in one Beijing calendar day.
-- 4085: more than the daily code limit (default 5) verification codes to the number in one day; a message
-  is a verification code when its template is a verification template, or its text matches
-  ``CODE_PATTERN`` (验证码/校验码/动态码/动态密码/verification code, then a 4–8 character code).
-A message refused later (balance) gives its 4080/4082/4085 units back.
+- 408: every Submit that reaches this step is an *attempt* (accepted, or refused here by 4080/4082/4085).
+  The attempt that passes the daily ceiling (default 20) puts the number on the account's ``auto408`` list
+  and is answered ``发送超限([N]条)…``; later sends stop at 4030 until the account lifts it
+  (``hongyan blacklist remove MOBILE --account C… --kind auto408``). The ceiling counts attempts, not
+  accepted messages, so it means something while the daily limit (default 5) is lower: it stops a
+  script hammering one number. The attempt count restarts when a number is listed, so a lifted number
+  is not listed again by its very next attempt.
+- 4080: more than ``limit_per_second`` (default 1) to the same number in one calendar second.
+- 4082: more than the daily limit (default 5; ``accounts.limit_daily``) to the number in one Beijing
+  calendar day (UTC+8); the text carries the limit.
+- 4085: more than the daily code limit (default 5; ``accounts.limit_daily_codes``) verification codes to
+  the number in one day. A message is a verification code when its template is a verification template,
+  or its text matches ``CODE_PATTERN``.
+
+4082 and 408 together: the ceiling always sits above the daily limit. When an account's daily limit is
+raised to or past its ceiling, the effective ceiling becomes daily + the platform's gap (default
+20 − 5 = 15): daily 30 → 30 accepted, 4082 for the next 15 attempts, 408 on attempt 46 (``[45]`` in the
+text). An explicit ceiling above the daily limit is used as set.
+
+The 4080/4082/4085 windows are taken all-or-nothing (a 4085 does not use up a 4082 unit), and given
+back by the submit service when the message is finally not stored (4051, a store error).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 from hongyan.domain import codes
+from hongyan.domain.account import AccountView
 from hongyan.domain.codes import Rejected
-from hongyan.pipeline.context import SubmitContext
+from hongyan.pipeline.context import PipelineConfig, SubmitContext
 from hongyan.policy.counters import Window
 
 BEIJING = timezone(timedelta(hours=8))
-CODE_PATTERN = re.compile(r"(验证码|校验码|动态码|动态密码|verification code)\D{0,6}[0-9A-Za-z]{4,8}", re.IGNORECASE)
+_DAY_TTL_SLACK_MS = 3_600_000  # a day window outlives its day by an hour (clock skew between processes)
+
+# A keyword, an optional "is"/colon, up to 6 separators, then a 4–8 letter/digit code with at least one
+# digit, standing alone (so a phone number or a word after 验证码 is not a code):
+#   您的验证码是：123456 | 校验码 8a9F3c | 动态密码为 4821 | Your verification code is 552211 | code: 9K2X7
+CODE_PATTERN = re.compile(
+    r"(?:验证码|校验码|动态码|动态密码|确认码|(?<![A-Za-z])code(?![A-Za-z]))"
+    r"(?:\s*is)?[^0-9A-Za-z]{0,6}"
+    r"(?<![0-9A-Za-z])(?=[0-9A-Za-z]{0,7}[0-9])[0-9A-Za-z]{4,8}(?![0-9A-Za-z])",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    per_second: int
+    daily: int
+    daily_codes: int
+    ceiling: int
+
+
+def effective_limits(account: AccountView, cfg: PipelineConfig) -> Limits:
+    """The account's limits: its own values, else the platform's, with the ceiling kept above the daily limit."""
+    daily = account.limit_daily or cfg.limit_daily
+    ceiling = account.limit_daily_ceiling or cfg.limit_daily_ceiling
+    if ceiling <= daily:
+        ceiling = daily + max(1, cfg.limit_daily_ceiling - cfg.limit_daily)
+    return Limits(cfg.limit_per_second, daily, account.limit_daily_codes or cfg.limit_daily_codes, ceiling)
 
 
 def beijing_day(now: float) -> tuple[str, int]:
-    """The Beijing calendar day of ``now`` and the milliseconds left in it."""
+    """The Beijing calendar day of ``now`` (``YYYYMMDD``) and the milliseconds left in it."""
     dt = datetime.fromtimestamp(now, tz=UTC).astimezone(BEIJING)
     midnight = (dt + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return dt.strftime("%Y%m%d"), max(1, int((midnight - dt).total_seconds() * 1000))
 
 
 def is_verification(ctx: SubmitContext) -> bool:
-    return bool(ctx.template is not None and ctx.template.is_verification) or bool(CODE_PATTERN.search(ctx.text))
+    if ctx.template is not None and ctx.template.is_verification:
+        return True
+    return CODE_PATTERN.search(ctx.text) is not None
 
 
 async def frequency_limits(ctx: SubmitContext) -> Rejected | None:
+    """408, 4080, 4082, 4085; on success the taken keys are left in ``ctx.taken`` for a later release."""
     if ctx.counters is None:
         return None
     account, number, cfg = ctx.account, ctx.number, ctx.config
     assert account is not None and number is not None
+    limits = effective_limits(account, cfg)
     now = cfg.clock()
     day, left_ms = beijing_day(now)
+    day_ttl = left_ms + _DAY_TTL_SLACK_MS
     who = f"{account.id}:{number.national}"
-    daily = account.limit_daily or cfg.limit_daily
-    codes_limit = account.limit_daily_codes or cfg.limit_daily_codes
-    ceiling = max(account.limit_daily_ceiling or cfg.limit_daily_ceiling, daily)
 
-    attempts = await ctx.counters.incr(f"att:{who}:{day}", left_ms + 3_600_000)
-    if attempts > ceiling:
+    attempts_key = f"att:{who}:{day}"
+    if await ctx.counters.incr(attempts_key, day_ttl) > limits.ceiling:
+        await ctx.counters.clear([attempts_key])
         if ctx.policy is not None and not ctx.policy.is_blacklisted(account.id, number.national):
-            await ctx.policy.blacklist_auto(account.id, number.national, f"daily ceiling {ceiling}")
-        return Rejected.of(codes.DAILY_CEILING_BLACKLISTED, n=ceiling)
+            await ctx.policy.blacklist_auto(account.id, number.national, f"{day}: over {limits.ceiling} attempts")
+        return Rejected.of(codes.DAILY_CEILING_BLACKLISTED, n=limits.ceiling)
 
-    windows = [Window(f"sec:{who}:{int(now)}", cfg.limit_per_second, 2_000)]
-    answers = [Rejected.of(codes.PER_SECOND)]
-    if is_verification(ctx):  # the more specific limit answers first, so 4085 is reachable at equal defaults
-        windows.append(Window(f"code:{who}:{day}", codes_limit, left_ms + 3_600_000))
-        answers.append(Rejected.of(codes.CODE_LIMIT, n=codes_limit))
-    windows.append(Window(f"day:{who}:{day}", daily, left_ms + 3_600_000))
-    answers.append(Rejected.of(codes.DAILY_LIMIT, n=daily))
+    windows = [
+        Window(f"sec:{who}:{int(now)}", limits.per_second, 2_000),
+        Window(f"day:{who}:{day}", limits.daily, day_ttl),
+    ]
+    if is_verification(ctx):
+        windows.append(Window(f"code:{who}:{day}", limits.daily_codes, day_ttl))
     full = await ctx.counters.take(windows)
-    if full is not None:
-        return answers[full]
-    ctx.taken = [w.key for w in windows]
-    return None
+    if full is None:
+        ctx.taken = [w.key for w in windows]
+        return None
+    if full == 0:
+        return Rejected.of(codes.PER_SECOND)
+    if full == 1:
+        return Rejected.of(codes.DAILY_LIMIT, n=limits.daily)
+    return Rejected.of(codes.CODE_LIMIT, n=limits.daily_codes)

@@ -14,14 +14,20 @@ from collections import defaultdict
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hongyan.domain.words import WordFilter
+from hongyan.store import blacklist as blacklist_store
 from hongyan.store import policy as store
 
 log = logging.getLogger(__name__)
 
 
 class PolicyState:
-    def __init__(self, engine: AsyncEngine, *, poll_s: float = 1.0) -> None:
+    def __init__(self, engine: AsyncEngine, *, poll_s: float = 1.0, write_engine: AsyncEngine | None = None) -> None:
         self._engine = engine
+        self._write_engine = write_engine or engine
+        # 408 entries added by this process → the load count when their commit finished (None: not yet).
+        # A load that started before that commit may not have read them, so it keeps them in its copy.
+        self._local: dict[tuple[int, str], int | None] = {}
+        self._loads = 0
         self._poll_s = poll_s
         self.version = -1
         self.words = WordFilter()
@@ -34,21 +40,34 @@ class PolicyState:
 
     async def blacklist_auto(self, account_id: int, mobile: str, reason: str) -> None:
         """The 408 rule: list the number for this account, visible to this process at once."""
+        entry = (account_id, mobile)
+        self._local[entry] = None
         self._per_account[account_id].add(mobile)
-        async with self._engine.begin() as conn:
-            await store.add_blacklisted(conn, mobile, account_id, "auto408", reason)
+        try:
+            async with self._write_engine.begin() as conn:
+                await blacklist_store.add(conn, mobile, account_id, blacklist_store.AUTO408, reason)
+        except Exception:  # still 408 now; listed in this process until the next reload
+            self._local.pop(entry, None)
+            log.exception("auto-blacklist not stored", extra={"account_id": account_id})
+            return
+        self._local[entry] = self._loads
 
     async def load(self) -> None:
+        self._loads += 1
+        started = self._loads
         async with self._engine.connect() as conn:
             version = await store.get_version(conn)
             if version == self.version:
                 return
-            rows = await store.all_blacklisted(conn)
+            rows = await blacklist_store.snapshot(conn)
             words = await store.all_words(conn)
         glob: set[str] = set()
         per: dict[int, set[str]] = defaultdict(set)
         for account_id, mobile in rows:
             (glob if account_id is None else per[account_id]).add(mobile)
+        for account_id, mobile in self._local:
+            per[account_id].add(mobile)
+        self._local = {e: done for e, done in self._local.items() if done is None or done >= started}
         self._global, self._per_account = glob, per
         self.words = WordFilter(words)
         self.version = version

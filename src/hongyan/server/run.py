@@ -29,9 +29,7 @@ def _common(log_level: str) -> dict[str, Any]:
     }
 
 
-def uvicorn_config(
-    app, host: str, port: int, *, workers: int = 1, log_level: str = "warning"
-) -> uvicorn.Config:
+def uvicorn_config(app, host: str, port: int, *, workers: int = 1, log_level: str = "warning") -> uvicorn.Config:
     """A uvicorn Config serving ``app`` through :class:`LenientHttpToolsProtocol`."""
     return uvicorn.Config(app, host=host, port=port, workers=workers, **_common(log_level))
 

@@ -72,8 +72,14 @@ class Platform:
         self.accounts = AccountCache(self, settings.account_cache_ttl_s)
         self.smsids: SmsIdGenerator | None = None
         self.clock = time.time
-        self.policy = PolicyState(engines.read, poll_s=settings.policy_poll_s)
-        self.counters: Counters = counters_for(settings.redis_url, clock=lambda: self.clock())
+        self.policy = PolicyState(engines.read, poll_s=settings.policy_poll_s, write_engine=engines.write)
+        self.counters: Counters = counters_for(
+            redis_url=settings.redis_url,
+            backend=settings.counters,
+            database_url=settings.database_url,
+            engine=engines.write,
+            clock=lambda: self.clock(),
+        )
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True, writer: bool = True) -> Platform:
