@@ -1,4 +1,8 @@
-"""The counter backends against the same cases: exact limits, expiry, release, concurrency."""
+"""The counter backends against the same cases: exact limits, all-or-nothing, expiry, release, concurrency.
+
+Memory and SQL run on an injected clock; Redis runs on its own server clock (short TTLs, polled with a
+deadline) against the real server on 127.0.0.1:6379, under a per-test key prefix that is deleted after.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ import uuid
 
 import pytest
 
-from hongyan.policy.counters import MemoryCounters, RedisCounters, Window
+from hongyan.policy.counters import MemoryCounters, RedisCounters, SqlCounters, Window, counters_for
+from hongyan.store.db import upgrade_async
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -20,67 +25,164 @@ class Clock:
         return self.t
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def backend(request):
-    clock = Clock()
-    if request.param == "memory":
-        yield MemoryCounters(clock), clock, ""
-        return
-    counters = RedisCounters(REDIS_URL, prefix=f"test:{uuid.uuid4().hex}:")
+async def _redis(prefix: str) -> RedisCounters:
+    counters = RedisCounters(REDIS_URL, prefix=prefix)
     try:
         await counters._redis.ping()
     except Exception as exc:
         await counters.close()
         pytest.skip(f"Redis not reachable: {exc}")
-    yield counters, None, ""
-    await counters.close()
+    return counters
+
+
+async def _drop_prefix(counters: RedisCounters, prefix: str) -> None:
+    keys = [k async for k in counters._redis.scan_iter(match=prefix + "*")]
+    if keys:
+        await counters._redis.delete(*keys)
+
+
+@pytest.fixture(params=["memory", "sql", "redis"])
+async def backend(request, database_url):
+    """(counters, clock or None when the backend keeps its own time)."""
+    clock = Clock()
+    if request.param == "memory":
+        yield MemoryCounters(clock), clock
+    elif request.param == "sql":
+        await upgrade_async(database_url)
+        counters = SqlCounters(database_url, clock=clock, sweep_every=7)
+        yield counters, clock
+        await counters.close()
+    else:
+        prefix = f"test:{uuid.uuid4().hex}:"
+        counters = await _redis(prefix)
+        yield counters, None
+        await _drop_prefix(counters, prefix)
+        await counters.close()
+
+
+async def wait_until_free(counters, windows, clock: Clock | None, advance_s: float) -> None:
+    """Move an injected clock on, or poll the backend's own expiry with a deadline."""
+    if clock is not None:
+        clock.t += advance_s
+        assert await counters.take(windows) is None
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while await counters.take(windows) is not None:
+        assert loop.time() < deadline, "window never expired"
+        await asyncio.sleep(0.01)
 
 
 async def test_limit_is_exact(backend) -> None:
-    counters, _, _ = backend
+    counters, _ = backend
     w = [Window("k", 3, 60_000)]
     assert [await counters.take(w) for _ in range(5)] == [None, None, None, 0, 0]
 
 
 async def test_all_or_nothing(backend) -> None:
-    counters, _, _ = backend
+    counters, _ = backend
     assert await counters.take([Window("a", 5, 60_000), Window("b", 1, 60_000)]) is None
     assert await counters.take([Window("a", 5, 60_000), Window("b", 1, 60_000)]) == 1
     # "a" was not incremented by the refused take: 4 more fit, then it is full.
     assert [await counters.take([Window("a", 5, 60_000)]) for _ in range(5)] == [None, None, None, None, 0]
 
 
+async def test_first_full_window_is_reported(backend) -> None:
+    counters, _ = backend
+    assert await counters.take([Window("x", 1, 60_000)]) is None
+    assert await counters.take([Window("y", 1, 60_000)]) is None
+    assert await counters.take([Window("z", 9, 60_000), Window("y", 1, 60_000), Window("x", 1, 60_000)]) == 1
+    assert await counters.take([]) is None
+
+
 async def test_release_gives_a_unit_back(backend) -> None:
-    counters, _, _ = backend
-    w = [Window("r", 1, 60_000)]
+    counters, _ = backend
+    w = [Window("r", 1, 60_000), Window("r2", 2, 60_000)]
     assert await counters.take(w) is None
     assert await counters.take(w) == 0
-    await counters.release(["r"])
+    await counters.release(["r", "r2"])
     assert await counters.take(w) is None
+    await counters.release(["never-taken"])
+    await counters.release([])
+    # never below zero: releasing twice does not make room for two
+    await counters.release(["r"])
+    await counters.release(["r"])
+    assert await counters.take([Window("r", 1, 60_000)]) is None
+    assert await counters.take([Window("r", 1, 60_000)]) == 0
 
 
 async def test_expiry(backend) -> None:
-    counters, clock, _ = backend
+    counters, clock = backend
     w = [Window("e", 1, 50)]
     assert await counters.take(w) is None
     assert await counters.take(w) == 0
-    if clock is not None:
-        clock.t += 0.06
-    else:
-        deadline = asyncio.get_running_loop().time() + 5
-        while await counters.take(w) == 0:
-            assert asyncio.get_running_loop().time() < deadline
-            await asyncio.sleep(0.01)
-        return
+    await wait_until_free(counters, w, clock, 0.06)
+    assert await counters.take(w) == 0  # a fresh window, full again
+
+
+async def test_window_keeps_its_first_expiry(backend) -> None:
+    counters, clock = backend
+    if clock is None:
+        pytest.skip("needs an injected clock")
+    w = [Window("f", 2, 1_000)]
+    assert await counters.take(w) is None
+    clock.t += 0.9
+    assert await counters.take(w) is None  # same window: does not extend its life
+    assert await counters.take(w) == 0
+    clock.t += 0.2
     assert await counters.take(w) is None
 
 
+async def test_release_after_expiry_is_harmless(backend) -> None:
+    counters, clock = backend
+    if clock is None:
+        pytest.skip("needs an injected clock (Redis: a missing key is covered by test_release_gives_a_unit_back)")
+    w = [Window("g", 2, 50)]
+    assert await counters.take(w) is None
+    clock.t += 0.06
+    await counters.release(["g"])  # a unit given back to a window that is gone: no negative count
+    assert [await counters.take(w) for _ in range(3)] == [None, None, 0]
+
+
 async def test_concurrent_takes(backend) -> None:
-    counters, _, _ = backend
-    results = await asyncio.gather(*[counters.take([Window("c", 5, 60_000)]) for _ in range(100)])
-    assert results.count(None) == 5
+    counters, _ = backend
+    windows = [Window("c", 5, 60_000), Window("c-day", 1000, 60_000)]
+    results = await asyncio.gather(*[counters.take(windows) for _ in range(100)])
+    assert results.count(None) == 5 and results.count(0) == 95
 
 
-async def test_incr(backend) -> None:
-    counters, _, _ = backend
+async def test_incr_and_clear(backend) -> None:
+    counters, clock = backend
     assert [await counters.incr("i", 60_000) for _ in range(3)] == [1, 2, 3]
+    await counters.clear(["i"])
+    assert await counters.incr("i", 50) == 1
+    if clock is not None:
+        clock.t += 0.06
+        assert await counters.incr("i", 50) == 1
+
+
+async def test_sql_counters_shared_by_processes(database_url) -> None:
+    """Two processes (two engines, each with its own in-process lock) on one database: still exact."""
+    await upgrade_async(database_url)
+    a, b = SqlCounters(database_url), SqlCounters(database_url)
+    try:
+        w = [Window("shared", 7, 60_000)]
+        results = await asyncio.gather(*[(a if i % 2 else b).take(w) for i in range(60)])
+        assert results.count(None) == 7
+        await a.release(["shared"])
+        assert await b.take(w) is None
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_choice_by_settings(database_url) -> None:
+    assert isinstance(counters_for(redis_url=None), MemoryCounters)
+    sql = counters_for(redis_url=None, backend="sql", database_url=database_url)
+    assert isinstance(sql, SqlCounters)
+    await sql.close()
+    redis = counters_for(redis_url=REDIS_URL, backend="sql", database_url=database_url)
+    assert isinstance(redis, RedisCounters)  # Redis wins when configured
+    await redis.close()
+    with pytest.raises(ValueError, match="memory or sql"):
+        counters_for(redis_url=None, backend="etcd")

@@ -20,13 +20,18 @@ limits_app = typer.Typer(help="Per-account frequency limits (4082, 4085, 408).",
 package_app = typer.Typer(help="Price packages and buying them.", no_args_is_help=True)
 
 AccountOpt = Annotated[str | None, typer.Option("--account", help="API ID; without it, the global list")]
+KindOpt = Annotated[str | None, typer.Option("--kind", help="global | account | auto408 | unsubscribe")]
 
 
 @blacklist_app.command("add")
 def blacklist_add(
-    mobile: str, account: AccountOpt = None, reason: Annotated[str | None, typer.Option()] = None
+    mobile: str,
+    account: AccountOpt = None,
+    reason: Annotated[str | None, typer.Option(help="Why (shown by list)")] = None,
+    kind: KindOpt = None,
 ) -> None:
-    added = run(lambda p: svc.blacklist_add(p, mobile, account, reason))
+    """List a number: globally, or for one account (kind account unless --kind). Seen within a second."""
+    added = run(lambda p: svc.blacklist_add(p, mobile, account, reason, kind))
     console.print(f"{mobile}: {'added' if added else 'already listed'}")
 
 
@@ -38,20 +43,24 @@ def blacklist_remove(
         str | None, typer.Option(help="global | account | auto408 | unsubscribe (default: all of the account's)")
     ] = None,
 ) -> None:
-    """Lift a number (e.g. one the 408 rule listed)."""
+    """Lift a number (e.g. one the 408 rule listed); running processes see it within a second."""
     n = run(lambda p: svc.blacklist_remove(p, mobile, account, kind))
     console.print(f"{mobile}: removed from {n} list(s)")
 
 
 @blacklist_app.command("list")
-def blacklist_list(account: AccountOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    rows = run(lambda p: svc.blacklist_list(p, account))
+def blacklist_list(
+    account: Annotated[str | None, typer.Option("--account", help="API ID; without it, every list")] = None,
+    kind: KindOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    rows = run(lambda p: svc.blacklist_list(p, account, kind))
     if as_json:
         emit(rows, True)
         return
     table = Table("mobile", "kind", "account", "reason")
     for r in rows:
-        table.add_row(r["mobile"], r["kind"], str(r["account_id"] or "(global)"), r["reason"] or "")
+        table.add_row(r["mobile"], r["kind"], r["account"] or "(global)", r["reason"] or "")
     console.print(table)
 
 
@@ -93,10 +102,12 @@ def limits_set(
     daily: Annotated[int | None, typer.Option(help="Messages per number per day (4082)")] = None,
     daily_codes: Annotated[int | None, typer.Option(help="Verification codes per number per day (4085)")] = None,
     ceiling: Annotated[int | None, typer.Option(help="Attempts per number per day before 408")] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Back to the platform defaults first")] = False,
 ) -> None:
+    """Set an account's own limits; running processes use them within the account cache TTL (2 s)."""
     run(
         lambda p: svc.limits_set(
-            p, account, limit_daily=daily, limit_daily_codes=daily_codes, limit_daily_ceiling=ceiling
+            p, account, reset=reset, limit_daily=daily, limit_daily_codes=daily_codes, limit_daily_ceiling=ceiling
         )
     )
     console.print(f"{account}: limits updated")
@@ -104,6 +115,7 @@ def limits_set(
 
 @limits_app.command("show")
 def limits_show(account: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The limits in force (the account's own values, else the platform defaults)."""
     emit(run(lambda p: svc.limits_show(p, account)), as_json)
 
 

@@ -1,4 +1,4 @@
-"""Frequency limits per account and number (SPEC.md §2), in contract order: 408, 4080, 4082, 4085.
+"""Frequency limits per account and number (SPEC.md §2): 408, then 4080, then 4085 (codes), then 4082.
 
 - 408: every Submit that reaches this step is an *attempt* (accepted, or refused here by 4080/4082/4085).
   The attempt that passes the daily ceiling (default 20) puts the number on the account's ``auto408`` list
@@ -19,8 +19,10 @@ raised to or past its ceiling, the effective ceiling becomes daily + the platfor
 20 − 5 = 15): daily 30 → 30 accepted, 4082 for the next 15 attempts, 408 on attempt 46 (``[45]`` in the
 text). An explicit ceiling above the daily limit is used as set.
 
-The 4080/4082/4085 windows are taken all-or-nothing (a 4085 does not use up a 4082 unit), and given
-back by the submit service when the message is finally not stored (4051, a store error).
+The 4080/4085/4082 windows are taken all-or-nothing (a 4085 does not use up a 4082 unit), and given
+back by the submit service when the message is finally not stored (4051, a store error). When a
+verification code finds both its code limit and the daily limit full, it answers 4085: the more specific
+limit wins, so 4085 is reachable at the equal defaults (5 and 5).
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Protocol
 
 from hongyan.domain import codes
-from hongyan.domain.account import AccountView
 from hongyan.domain.codes import Rejected
 from hongyan.pipeline.context import PipelineConfig, SubmitContext
 from hongyan.policy.counters import Window
@@ -49,6 +51,17 @@ CODE_PATTERN = re.compile(
 )
 
 
+class OwnLimits(Protocol):
+    """An account's own limits (``AccountView`` or an accounts row); None or 0: the platform default."""
+
+    @property
+    def limit_daily(self) -> int | None: ...
+    @property
+    def limit_daily_codes(self) -> int | None: ...
+    @property
+    def limit_daily_ceiling(self) -> int | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     per_second: int
@@ -57,7 +70,7 @@ class Limits:
     ceiling: int
 
 
-def effective_limits(account: AccountView, cfg: PipelineConfig) -> Limits:
+def effective_limits(account: OwnLimits, cfg: PipelineConfig) -> Limits:
     """The account's limits: its own values, else the platform's, with the ceiling kept above the daily limit."""
     daily = account.limit_daily or cfg.limit_daily
     ceiling = account.limit_daily_ceiling or cfg.limit_daily_ceiling
@@ -98,18 +111,15 @@ async def frequency_limits(ctx: SubmitContext) -> Rejected | None:
             await ctx.policy.blacklist_auto(account.id, number.national, f"{day}: over {limits.ceiling} attempts")
         return Rejected.of(codes.DAILY_CEILING_BLACKLISTED, n=limits.ceiling)
 
-    windows = [
-        Window(f"sec:{who}:{int(now)}", limits.per_second, 2_000),
-        Window(f"day:{who}:{day}", limits.daily, day_ttl),
-    ]
-    if is_verification(ctx):
+    windows = [Window(f"sec:{who}:{int(now)}", limits.per_second, 2_000)]
+    answers: list[tuple[int, int | None]] = [(codes.PER_SECOND, None)]
+    if is_verification(ctx):  # the more specific limit answers first, so 4085 is reachable at equal defaults
         windows.append(Window(f"code:{who}:{day}", limits.daily_codes, day_ttl))
+        answers.append((codes.CODE_LIMIT, limits.daily_codes))
+    windows.append(Window(f"day:{who}:{day}", limits.daily, day_ttl))
+    answers.append((codes.DAILY_LIMIT, limits.daily))
     full = await ctx.counters.take(windows)
-    if full is None:
-        ctx.taken = [w.key for w in windows]
-        return None
-    if full == 0:
-        return Rejected.of(codes.PER_SECOND)
-    if full == 1:
-        return Rejected.of(codes.DAILY_LIMIT, n=limits.daily)
-    return Rejected.of(codes.CODE_LIMIT, n=limits.daily_codes)
+    if full is not None:
+        return Rejected.of(*answers[full])
+    ctx.taken = [w.key for w in windows]
+    return None

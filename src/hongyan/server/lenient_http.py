@@ -8,16 +8,17 @@ hand-written HTTP parser we keep uvicorn's and put a small framing-aware normali
   LF), normalise the head (bare LF → CRLF; in the target every byte >= 0x80 and every space is
   percent-encoded) and feed it. A head that is already ASCII, CRLF-only and has a space-free target is
   fed unchanged (the fast path).
-* ``Content-Length: N``: exactly N body bytes are passed through, then back to head mode, so every
-  request of a pipelined batch is normalised on its own.
+* body framing comes from the headers llhttp parsed out of the normalised head. ``Content-Length: N``:
+  exactly N body bytes are passed through, then back to head mode, so every request of a pipelined
+  batch is normalised on its own.
 * anything else with a body (``Transfer-Encoding``, or framing headers we leave to llhttp to judge) is
   passed straight through until llhttp reports the message complete.
 
 llhttp stays the authority on message boundaries: ``on_message_begin``/``on_message_complete`` tell us
 whether it is inside a message, and while it is, bytes go to it untouched.
 
-The pure parts (``find_head_end``, ``normalise_head``, ``split_head``, ``content_length``) never raise
-anything but :class:`HeadError`.
+The pure parts (``find_head_end``, ``quote_target``, ``normalise_head``, ``split_head``, ``body_length``)
+never raise anything but :class:`HeadError`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ __all__ = [
     "MAX_HEAD",
     "HeadError",
     "LenientHttpToolsProtocol",
-    "content_length",
+    "body_length",
     "find_head_end",
     "normalise_head",
     "quote_target",
@@ -84,9 +85,9 @@ def normalise_head(head: bytes) -> bytes:
     may be CRLF or bare LF. The request line is split as METHOD, first space … last space, VERSION; the
     target in between is stripped of surrounding blanks and has bytes >= 0x80 and spaces percent-encoded.
     Everything else (header syntax, method names, control characters) is left for llhttp to judge.
+    A head that needs no change is returned as is (the same object).
     Raises :class:`HeadError` if there is no usable request line or a blank line inside the head.
     """
-    # Fast path: ASCII, CRLF only, exactly one blank line at the very end, two spaces in the request line.
     if (
         head.isascii()
         and head.count(b"\n") == head.count(b"\r\n")
@@ -94,6 +95,10 @@ def normalise_head(head: bytes) -> bytes:
         and head.count(b" ", 0, head.find(b"\r\n")) == 2
     ):
         return head
+    return _normalise(head)
+
+
+def _normalise(head: bytes) -> bytes:
     lines = [line[:-1] if line.endswith(b"\r") else line for line in head.split(b"\n")]
     while lines and not lines[-1]:
         lines.pop()  # the blank line(s) ending the head
@@ -117,9 +122,22 @@ def normalise_head(head: bytes) -> bytes:
 def split_head(buffer: bytes, start: int = 0) -> tuple[bytes, bytes, bytes] | None:
     """Find the first complete head in ``buffer``: (head as sent, normalised head, the bytes after it).
 
-    Returns None if the head is not complete yet. Leading CR/LF are not stripped here (the protocol does
-    that). Raises :class:`HeadError` if the head cannot be normalised or exceeds :data:`MAX_HEAD`.
+    Returns None if the head is not complete yet; ``start`` resumes the search (pass the previous buffer
+    length minus 3). The normalised head is the very object sent when no change was needed. Leading CR/LF
+    are not stripped here (the protocol does that). Raises :class:`HeadError` if the head cannot be
+    normalised or exceeds :data:`MAX_HEAD`.
     """
+    end = buffer.find(b"\r\n\r\n", start)
+    if end != -1:
+        end += 4
+        raw = buffer[:end]
+        # CRLF-only up to the first CRLFCRLF: no bare LF, so no earlier blank line either.
+        if raw.count(b"\n") == raw.count(b"\r\n"):
+            if end > MAX_HEAD:
+                raise HeadError("request head too large")
+            if raw.isascii() and raw.count(b" ", 0, raw.find(b"\r\n")) == 2:
+                return raw, raw, buffer[end:]  # the fast path
+            return raw, _normalise(raw), buffer[end:]
     end = find_head_end(buffer, start)
     if end == -1:
         if len(buffer) > MAX_HEAD:
@@ -131,24 +149,29 @@ def split_head(buffer: bytes, start: int = 0) -> tuple[bytes, bytes, bytes] | No
     return raw, normalise_head(raw), buffer[end:]
 
 
-def content_length(head: bytes) -> int | None:
-    """The body length a normalised head announces: N for one valid ``Content-Length: N``, 0 for no body.
+def body_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """How the body of a request with these (lower-cased) headers is framed, as llhttp parsed them.
 
-    None when llhttp must frame the body itself: ``Transfer-Encoding`` present, several or invalid
-    Content-Length headers (llhttp then either frames the body or rejects the request with a 400).
+    N for ``Content-Length: N`` (llhttp has already rejected duplicates and non-digits), 0 for none, and
+    None when llhttp must frame the body itself (``Transfer-Encoding``, or anything unexpected).
     """
-    lower = head.lower()
-    if b"\ntransfer-encoding:" in lower:
+    fields = dict(headers)
+    if b"transfer-encoding" in fields:
         return None
-    pos = lower.find(b"\ncontent-length:")
-    if pos == -1:
+    value = fields.get(b"content-length")
+    if value is None:
         return 0
-    start = pos + 16
-    end = lower.find(b"\r\n", start)
-    value = head[start:end].strip(b" \t")
-    if not value.isdigit() or lower.find(b"\ncontent-length:", end) != -1:
-        return None
-    return int(value)
+    value = value.strip(b" \t")
+    return int(value) if value.isdigit() else None
+
+
+def _sniff_length(head: bytes) -> int:
+    """N from a header spelled exactly ``Content-Length: N`` (the usual spelling), else 0."""
+    i = head.find(b"\nContent-Length: ")
+    if i == -1:
+        return 0
+    value = head[i + 17 : head.find(b"\r", i)]
+    return int(value) if value.isdigit() else 0
 
 
 class LenientHttpToolsProtocol(HttpToolsProtocol):
@@ -212,23 +235,28 @@ class LenientHttpToolsProtocol(HttpToolsProtocol):
                 found = split_head(buf, self._scanned)
                 if found is None:
                     self._buf = buf
-                    self._scanned = max(0, len(buf) - 2)
+                    self._scanned = max(0, len(buf) - 3)
                     return
                 raw, head, data = found
                 self._buf = b""
                 self._scanned = 0
-                length = content_length(head)
-                if head is raw and length and len(data) >= length:
-                    # Fast path: head unchanged and the whole body at hand; one feed for both.
-                    feed(buf if len(data) == length else buf[: len(raw) + length])
-                    data = data[length:]
-                    length = 0
-                else:
-                    feed(head)
-                if self._mode != _HEAD:
-                    continue  # _DONE (not keep-alive) or _RAW; let those branches see the rest
-                if not self._in_message:
-                    continue  # no body (or already complete): next head
+                if data and head is raw:
+                    # Fast path for a head and its whole body in one read: one feed for both, when the head
+                    # has the usual "Content-Length: N". Only an optimisation: if llhttp frames it otherwise,
+                    # the checks below (llhttp is the authority on message boundaries) take over.
+                    n = _sniff_length(head)
+                    if n and n <= len(data):
+                        end = len(head) + n
+                        feed(buf if end == len(buf) else buf[:end])
+                        data = data[n:]
+                        if self._mode == _HEAD and self._in_message:
+                            self._mode = _PASS
+                        continue
+                feed(head)
+                if self._mode != _HEAD or not self._in_message:
+                    continue  # no body (next head), or _DONE/_RAW: let those branches see the rest
+                # Framing from the headers llhttp parsed out of the normalised head.
+                length = body_length(self.headers)
                 if length:
                     self._mode = _COUNTED
                     self._body_left = length
