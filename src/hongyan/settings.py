@@ -20,6 +20,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
     )
     redis_url: str | None = Field(default=None, description="redis://host:port/db for counters (production)")
+    redis_prefix: str = Field(
+        default="hongyan:", description="Prefix of every Redis key (several platforms, one Redis)"
+    )
     counters: Literal["memory", "sql"] = Field(
         default="memory",
         description="Frequency counters without Redis: memory (one process) or sql (processes sharing the database)",

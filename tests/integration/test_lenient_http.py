@@ -159,7 +159,8 @@ def test_normal_form_post(port) -> None:
 
 
 def test_bare_lf_line_ends(port) -> None:
-    head = b"POST /webservice/sms.php?method=Submit HTTP/1.1\nHost: x\nUser-Agent: demo\nContent-Length: 3\n\n"
+    head = b"POST /webservice/sms.php?method=Submit HTTP/1.1\nHost: x\nUser-Agent: demo\n"
+    head += b"Content-Length: 3\n\n"
     (resp,) = exchange(port, head + b"abc")
     got = echoed(resp)
     assert got["query_string"] == "method=Submit" and got["body"] == "abc"
@@ -170,7 +171,8 @@ def test_bare_lf_line_ends(port) -> None:
     ("encoding", "expected"), [("utf-8", "content=%E6%82%A8%E5%A5%BD"), ("gbk", "content=%C4%FA%BA%C3")]
 )
 def test_raw_non_ascii_target(port, encoding, expected) -> None:
-    (resp,) = exchange(port, "GET /webservice/sms.php?content=您好 HTTP/1.1\r\nHost: x\r\n\r\n".encode(encoding))
+    request = "GET /webservice/sms.php?content=您好 HTTP/1.1\r\nHost: x\r\n\r\n"
+    (resp,) = exchange(port, request.encode(encoding))
     got = echoed(resp)
     assert got["query_string"] == expected and got["path"] == "/webservice/sms.php" and got["method"] == "GET"
 
@@ -236,7 +238,8 @@ def test_stray_crlf_after_body_then_second_request(port) -> None:
 
 
 def test_stray_crlf_and_second_request_in_one_send(port) -> None:
-    r = exchange(port, b"POST /a HTTP/1.1\nContent-Length: 1\n\nx\r\n\r\nGET /b?c=\xb9\xfa HTTP/1.1\n\n", responses=2)
+    data = b"POST /a HTTP/1.1\nContent-Length: 1\n\nx\r\n\r\nGET /b?c=\xb9\xfa HTTP/1.1\n\n"
+    r = exchange(port, data, responses=2)
     assert echoed(r[0])["body"] == "x" and echoed(r[1])["query_string"] == "c=%B9%FA"
 
 
@@ -377,12 +380,15 @@ def test_body_length() -> None:
     assert body_length([(b"transfer-encoding", b"chunked")]) is None
 
 
+PIECES = [b"GET", b" ", b"/a?b=", b"\xe6\x82\xa8", b"HTTP/1.1", b"\r\n", b"\n", b"\r", b"X: y"]
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.one_of(
         st.binary(max_size=600),
         st.lists(
-            st.sampled_from([b"GET", b" ", b"/a?b=", b"\xe6\x82\xa8", b"HTTP/1.1", b"\r\n", b"\n", b"\r", b"X: y"]),
+            st.sampled_from(PIECES),
             max_size=40,
         ).map(b"".join),
     )

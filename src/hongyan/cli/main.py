@@ -10,6 +10,7 @@ from hongyan.cli._common import console, run
 from hongyan.cli.accounts import account_app, signature_app, template_app
 from hongyan.cli.channels import channel_app
 from hongyan.cli.policy import blacklist_app, limits_app, package_app, words_app
+from hongyan.cli.pushes import push_app
 from hongyan.settings import Settings
 
 app = typer.Typer(help="Hongyan (鸿雁) SMS platform.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -23,6 +24,7 @@ app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(words_app, name="words")
 app.add_typer(limits_app, name="limits")
 app.add_typer(package_app, name="package")
+app.add_typer(push_app, name="push")
 
 
 @db_app.command("upgrade")

@@ -310,6 +310,7 @@ class RedisCounters:
 def counters_for(
     *,
     redis_url: str | None,
+    redis_prefix: str = "hongyan:",
     backend: str = "memory",
     database_url: str = "",
     engine: AsyncEngine | None = None,
@@ -317,7 +318,7 @@ def counters_for(
 ) -> Counters:
     """``HONGYAN_REDIS_URL`` set → Redis; else ``HONGYAN_COUNTERS``: ``memory`` (default) or ``sql``."""
     if redis_url:
-        return RedisCounters(redis_url)
+        return RedisCounters(redis_url, prefix=redis_prefix)
     if backend == "sql":
         return SqlCounters(database_url, engine=engine, clock=clock)
     if backend == "memory":

@@ -65,9 +65,10 @@ class PolicyState:
         per: dict[int, set[str]] = defaultdict(set)
         for account_id, mobile in rows:
             (glob if account_id is None else per[account_id]).add(mobile)
+        # keep this process's 408 entries that this load may have read too early (see __init__)
+        self._local = {e: done for e, done in self._local.items() if done is None or done >= started}
         for account_id, mobile in self._local:
             per[account_id].add(mobile)
-        self._local = {e: done for e, done in self._local.items() if done is None or done >= started}
         self._global, self._per_account = glob, per
         self.words = WordFilter(words)
         self.version = version

@@ -180,7 +180,7 @@ class LenientHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._mode = _HEAD
-        self._buf = b""  # head mode: bytes of an incomplete head
+        self._buf: bytes | bytearray = b""  # head mode: an incomplete head (a bytearray once buffering)
         self._scanned = 0  # head mode: how far _buf has been searched for the end of the head
         self._body_left = 0  # counted mode: body bytes still to pass through
         self._in_message = False  # llhttp is between on_message_begin and on_message_complete
@@ -225,7 +225,8 @@ class LenientHttpToolsProtocol(HttpToolsProtocol):
             mode = self._mode
             if mode == _HEAD:
                 if self._buf:
-                    buf = self._buf + data
+                    buf = self._buf
+                    buf += data  # a bytearray: appending many small reads stays linear
                 elif data[0] in (10, 13):
                     buf = data.lstrip(b"\r\n")
                     if not buf:
@@ -234,7 +235,8 @@ class LenientHttpToolsProtocol(HttpToolsProtocol):
                     buf = data
                 found = split_head(buf, self._scanned)
                 if found is None:
-                    self._buf = buf
+                    if buf is not self._buf:
+                        self._buf = bytearray(buf)
                     self._scanned = max(0, len(buf) - 3)
                     return
                 raw, head, data = found

@@ -29,13 +29,23 @@ def _common(log_level: str) -> dict[str, Any]:
     }
 
 
-def uvicorn_config(app, host: str, port: int, *, workers: int = 1, log_level: str = "warning") -> uvicorn.Config:
+def uvicorn_config(
+    app,
+    host: str,
+    port: int,
+    *,
+    workers: int = 1,
+    log_level: str = "warning",
+) -> uvicorn.Config:
     """A uvicorn Config serving ``app`` through :class:`LenientHttpToolsProtocol`."""
     return uvicorn.Config(app, host=host, port=port, workers=workers, **_common(log_level))
 
 
 def serve(app, host: str, port: int, **kw) -> None:
-    """Serve ``app`` in this process until interrupted (``kw``: see :func:`uvicorn_config`)."""
+    """Serve ``app`` in this process until interrupted (``kw``: see :func:`uvicorn_config`).
+
+    ``uvicorn.Server`` runs one process whatever ``workers`` says; use :func:`serve_workers` for several.
+    """
     uvicorn.Server(uvicorn_config(app, host, port, **kw)).run()
 
 

@@ -75,6 +75,7 @@ class Platform:
         self.policy = PolicyState(engines.read, poll_s=settings.policy_poll_s, write_engine=engines.write)
         self.counters: Counters = counters_for(
             redis_url=settings.redis_url,
+            redis_prefix=settings.redis_prefix,
             backend=settings.counters,
             database_url=settings.database_url,
             engine=engines.write,

@@ -15,9 +15,11 @@ from sqlalchemy import and_, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hongyan.domain.carrier_status import describe
+from hongyan.domain.pushes import receipt_fields
 from hongyan.domain.states import LedgerKind
 from hongyan.domain.states import MessageState as S
 from hongyan.domain.transitions import FAILED_FINAL, IllegalTransition, check
+from hongyan.store import outbox
 from hongyan.store.clock import now_ms
 from hongyan.store.tables import accounts, carrier_ids, ledger, message_events, messages, pending_receipts
 
@@ -211,13 +213,42 @@ async def record_failed(engine: AsyncEngine, owner: str, smsids: Iterable[str], 
                     lease_owner=None,
                     lease_expires_at=None,
                 )
-                .returning(messages.c.smsid, messages.c.account_id, messages.c.segments)
+                .returning(messages.c.smsid, messages.c.account_id, messages.c.segments, messages.c.mobile)
             )
         )
         if rows:
             await _events(conn, [(r.smsid, S.QUEUED, state, error[:200]) for r in rows], now)
+            stat = "REJECTD" if state is S.REJECTED else "UNDELIV"
+            await _push_receipts(conn, [(r.smsid, r.account_id, r.mobile, stat) for r in rows], now)
             await _refund(conn, [(r.smsid, r.account_id, r.segments) for r in rows], now, note=error[:200])
     return [r.smsid for r in rows]
+
+
+async def _push_receipts(conn: AsyncConnection, rows: Sequence[tuple[str, int, str, str]], now: int) -> None:
+    """Outbox rows for the receipt pushes of final messages, in the transaction of the state change."""
+    if not rows:
+        return
+    urls = {
+        r.id: r.receipt_url
+        for r in await conn.execute(
+            select(accounts.c.id, accounts.c.receipt_url).where(accounts.c.id.in_({a for _, a, _, _ in rows}))
+        )
+        if r.receipt_url
+    }
+    await outbox.enqueue(
+        conn,
+        [
+            (
+                account_id,
+                "receipt",
+                smsid,
+                urls[account_id],
+                receipt_fields(mobile=mobile, smsid=smsid, stat=stat, at_ms=now),
+            )
+            for smsid, account_id, mobile, stat in rows
+            if account_id in urls
+        ],
+    )
 
 
 async def _refund(conn: AsyncConnection, rows: Sequence[tuple[str, int, int]], now: int, note: str) -> None:
@@ -313,12 +344,13 @@ async def finish(conn: AsyncConnection, finals: Sequence[tuple[str, S, str]], no
     # twice concurrently cannot refund twice: only rows still `submitted` are changed.
     rows = list(
         await conn.execute(
-            select(messages.c.smsid, messages.c.account_id, messages.c.segments)
+            select(messages.c.smsid, messages.c.account_id, messages.c.segments, messages.c.mobile)
             .where(messages.c.smsid.in_(list(wanted)), messages.c.state == S.SUBMITTED.value)
-            .with_for_update()
+            .with_for_update(of=messages)
         )
     )
     changed = [(r.smsid, r.account_id, r.segments, *wanted[r.smsid]) for r in rows]
+    await _push_receipts(conn, [(r.smsid, r.account_id, r.mobile, wanted[r.smsid][1]) for r in rows], now)
     if changed:
         await conn.execute(
             update(messages)

@@ -258,3 +258,41 @@ pending_receipts = Table(
     Column("received_at", BigInteger, nullable=False),
     Index("ix_pending_receipts_channel", "channel", "carrier_msg_id"),
 )
+
+# --- pushes (0004) ---------------------------------------------------------------------------------
+
+# Transactional outbox: a push is written in the same transaction as the state change that causes it.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("account_id", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),  # receipt | reply | template
+    Column("ref", String(64), nullable=False),  # smsid, reply id or template id: the idempotency key
+    Column("url", Text, nullable=False),
+    Column("payload", Text, nullable=False),  # JSON object of the form fields, in order
+    Column("state", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger, nullable=True),
+    Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_outbox_account_id", "account_id"),
+)
+
+# Replies (MO) as received, matched to the message replied to when possible.
+replies = Table(
+    "replies",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("account_id", Integer, nullable=True),
+    Column("mobile", String(32), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("smsid", String(20), nullable=True),
+    Column("channel", String(64), nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Index("ix_replies_mobile", "mobile"),
+)

@@ -1,0 +1,171 @@
+"""Receipt pushes to real HTTP receivers on 127.0.0.1: exactly once, retries with backoff, dead letter, replay."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import defaultdict
+from urllib.parse import parse_qs
+
+import pytest
+import uvicorn
+from sqlalchemy import select
+
+from hongyan.services import accounts as svc
+from hongyan.services import pushes as push_svc
+from hongyan.store.tables import outbox
+from hongyan.workers.pusher import Pusher, PushPolicy, UnsafeTarget, check_target
+from hongyan.workers.routing import Route
+from tests.e2e.test_lenient_http import free_port
+from tests.integration.test_dispatcher import FakeCarrier, _run, _send_many, _stop, _wait_states
+
+FAST = PushPolicy(base_s=0.05, window_s=2.0, jitter=0.0, timeout_s=2.0)
+
+
+class Receiver:
+    """A real HTTP server: answers from a script per smsid (default 'success'), records every push."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.got: dict[str, list[dict[str, str]]] = defaultdict(list)
+        self.script: list[tuple[int, bytes]] = []
+        self.server: uvicorn.Server | None = None
+        self.thread: threading.Thread | None = None
+
+    async def app(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while (msg := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            msg = await receive()
+            body += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
+        self.got[fields.get("smsid", "")].append(fields)
+        status, answer = self.script.pop(0) if self.script else (200, b"success\n")
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": answer})
+
+    def start(self) -> None:
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="error", interface="asgi3")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.should_exit = True
+            self.thread.join(5)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/receipt"
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    r.start()
+    yield r
+    r.stop()
+
+
+async def _wait(predicate, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def _pipeline(platform, live, receiver_url: str, n: int, stat: str = "DELIVRD"):
+    await svc.set_fields(platform, live.account, receipt_url=receiver_url)
+    routes = [Route(FakeCarrier("p", stat=stat), frozenset({"mobile"}))]
+    d, intake = await _run(platform, routes)
+    pusher = Pusher(platform.engines.write, skip_locked=not platform.engines.is_sqlite, policy=FAST, poll_s=0.01)
+    await pusher.start()
+    smsids = await _send_many(platform, live, n)
+    return d, intake, routes, pusher, smsids
+
+
+async def test_exactly_one_push_per_receipt(platform, live, receiver) -> None:
+    d, intake, routes, pusher, smsids = await _pipeline(platform, live, receiver.url, 200)
+    await _wait(lambda: len(receiver.got) == 200)
+    await _wait_states(platform, smsids, {"delivered"})
+    await pusher.stop()
+    await _stop(d, intake, routes)
+    assert set(receiver.got) == set(smsids)
+    assert all(len(v) == 1 for v in receiver.got.values())
+    one = receiver.got[smsids[0]][0]
+    assert list(one) == ["code", "msg", "mobilephone", "smsid", "report_time"]
+    assert one["code"] == "2" and one["msg"] == "DELIVRD" and one["mobilephone"].startswith("139")
+    assert time.strptime(one["report_time"], "%Y-%m-%d %H:%M:%S")
+
+
+async def test_failures_push_code_0_with_raw_status(platform, live, receiver) -> None:
+    d, intake, routes, pusher, _smsids = await _pipeline(platform, live, receiver.url, 3, stat="R:00702")
+    await _wait(lambda: len(receiver.got) == 3)
+    await pusher.stop()
+    await _stop(d, intake, routes)
+    assert {v[0]["code"] for v in receiver.got.values()} == {"0"}
+    assert {v[0]["msg"] for v in receiver.got.values()} == {"R:00702"}
+
+
+async def test_retries_with_backoff_then_success(platform, live, receiver) -> None:
+    receiver.script = [(500, b"error"), (200, b"fail")]  # a 500, then a 2xx that is not 'success'
+    d, intake, routes, pusher, smsids = await _pipeline(platform, live, receiver.url, 1)
+    await _wait(lambda: len(receiver.got.get(smsids[0], [])) == 3)
+    await asyncio.sleep(0.3)  # nothing more arrives once it was accepted
+    await pusher.stop()
+    await _stop(d, intake, routes)
+    assert len(receiver.got[smsids[0]]) == 3
+    async with platform.engines.read.connect() as conn:
+        row = (await conn.execute(select(outbox.c.state, outbox.c.attempts))).one()
+    assert row.state == "delivered" and row.attempts == 3
+
+
+async def test_dead_letter_and_replay(platform, live, receiver) -> None:
+    down = f"http://127.0.0.1:{free_port()}/nobody"  # refused connections for the whole window
+    d, intake, routes, pusher, smsids = await _pipeline(platform, live, down, 2)
+
+    async def states():
+        async with platform.engines.read.connect() as conn:
+            return [r.state for r in await conn.execute(select(outbox.c.state))]
+
+    deadline = time.monotonic() + 15
+    while (s := await states()) != ["dead", "dead"]:
+        assert time.monotonic() < deadline, s
+        await asyncio.sleep(0.05)
+    assert (await push_svc.list_pushes(platform, state="dead", api_id=live.account, limit=10))[0]["attempts"] >= 3
+    # The customer fixes the endpoint: replay delivers the dead letters there.
+    async with platform.engines.write.begin() as conn:
+        await conn.execute(outbox.update().values(url=receiver.url))
+    assert await push_svc.replay(platform, api_id=live.account, since=None) == 2
+    await _wait(lambda: len(receiver.got) == 2)
+    await pusher.stop()
+    await _stop(d, intake, routes)
+    assert set(receiver.got) == set(smsids)
+
+
+async def test_redirects_are_not_followed(platform, live, receiver) -> None:
+    receiver.script = [(302, b"")]
+    d, intake, routes, pusher, smsids = await _pipeline(platform, live, receiver.url, 1)
+    await _wait(lambda: len(receiver.got.get(smsids[0], [])) == 2)
+    await pusher.stop()
+    await _stop(d, intake, routes)
+
+
+def test_ssrf_guard() -> None:
+    check_target("http://127.0.0.1/x", allow_private=True)
+    for url in ("ftp://example.com/x", "http:///x", "http://127.0.0.1/x", "http://10.1.2.3/x", "http://[::1]/x"):
+        with pytest.raises(UnsafeTarget):
+            check_target(url, allow_private=False)
