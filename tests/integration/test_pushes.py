@@ -169,3 +169,66 @@ def test_ssrf_guard() -> None:
     for url in ("ftp://example.com/x", "http:///x", "http://127.0.0.1/x", "http://10.1.2.3/x", "http://[::1]/x"):
         with pytest.raises(UnsafeTarget):
             check_target(url, allow_private=False)
+
+
+async def test_pull_reports_catch_up(platform, live, client) -> None:
+    d, intake, routes, pusher, smsids = await _pipeline(platform, live, f"http://127.0.0.1:{free_port()}/x", 5)
+    await _wait_states(platform, smsids, {"delivered"})
+    await pusher.stop()
+    await _stop(d, intake, routes)
+    auth = {"authorization": f"Bearer {live.account}:{live.apikey}"}
+    one = (await client.get(f"/v2/messages/{smsids[0]}", headers=auth)).json()
+    assert one["state"] == "delivered" and one["code"] == 2 and one["carrier_status"] == "DELIVRD"
+    assert (await client.get("/v2/messages/00000000000000000000", headers=auth)).status_code == 404
+    got, since, after = [], 0, ""
+    while True:
+        page = (
+            await client.get("/v2/reports", params={"since": since, "after": after, "limit": 2}, headers=auth)
+        ).json()
+        if not page["reports"]:
+            break
+        got += [r["smsid"] for r in page["reports"]]
+        since, after = page["next_since"], page["next_after"]
+    assert sorted(got) == sorted(smsids) and len(got) == 5
+
+
+async def test_replies_unsubscribe_and_reply_push(platform, live, receiver, client) -> None:
+    from hongyan.channels.base import InReply
+    from hongyan.store.clock import now_ms
+    from hongyan.workers.receipts import ReceiptIntake
+    from tests.integration.test_compat_api import rejected, send
+
+    await svc.set_fields(platform, live.account, reply_url=receiver.url)
+    (smsid,) = await _send_many(platform, live, 1)
+    intake = ReceiptIntake(platform.engines.write)
+    pusher = Pusher(platform.engines.write, skip_locked=not platform.engines.is_sqlite, policy=FAST, poll_s=0.01)
+    await pusher.start()
+    await intake.on_reply("p", InReply("13900000000", "好的，收到", now_ms()))
+    await intake.on_reply("p", InReply("8613900000000", "TD", now_ms()))
+    await _wait(lambda: len(receiver.got.get("", [])) + len(receiver.got.get(smsid, [])) >= 2)
+    await pusher.stop()
+    pushed = receiver.got[smsid]
+    assert sorted(p["content"] for p in pushed) == sorted(["好的，收到", "TD"])
+    assert list(pushed[0]) == ["mobilephone", "content", "smsid", "reply_time"]
+    await platform.policy.load()
+    rejected(await send(client, live, mobile="13900000000"), 4030, "手机号码已被列入黑名单")
+
+
+async def test_template_review_push(platform, live, receiver) -> None:
+    from hongyan.domain.states import ReviewState
+    from hongyan.store.accounts import add_template, get_account
+
+    await svc.set_fields(platform, live.account, template_url=receiver.url)
+    async with platform.engines.write.begin() as conn:
+        account = await get_account(conn, live.account)
+        t1 = await add_template(conn, account.id, "您的订单【变量】已发货", [8])
+        t2 = await add_template(conn, account.id, "中奖啦【变量】", [8])
+    await svc.review_template(platform, t1, ReviewState.APPROVED)
+    await svc.review_template(platform, t2, ReviewState.REJECTED, "涉嫌营销欺诈")
+    pusher = Pusher(platform.engines.write, skip_locked=not platform.engines.is_sqlite, policy=FAST, poll_s=0.01)
+    await pusher.start()
+    await _wait(lambda: len(receiver.got.get("", [])) == 2)
+    await pusher.stop()
+    assert sorted((p["templateid"], p["code"], p["msg"]) for p in receiver.got[""]) == sorted(
+        [(str(t1), "2", "审核通过"), (str(t2), "0", "涉嫌营销欺诈")]
+    )

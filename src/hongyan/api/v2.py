@@ -141,3 +141,75 @@ async def balance(request: Request, account: AccountView = Depends(current_accou
     platform: Platform = request.app.state.platform
     info = await show(platform, account.api_id)
     return BalanceOut(code=codes.OK, msg=codes.GETNUM_OK_MSG, num=info["balance"])
+
+
+class MessageOut(BaseModel):
+    smsid: str
+    mobile: str
+    segments: int
+    state: str = Field(description="accepted, queued, submitted, delivered, undelivered, expired, rejected, failed")
+    code: int = Field(description="As in the receipt push: 2 delivered, 0 failed, 1 not final yet")
+    carrier_status: str | None = Field(description="Raw carrier status, e.g. DELIVRD, UNDELIV, R:00702")
+    meaning: str | None = None
+    created_at: int
+    done_at: int | None = None
+
+
+class ReportsOut(BaseModel):
+    reports: list[MessageOut]
+    next_since: int = Field(description="Pass back as since= with next_after= to continue")
+    next_after: str
+
+
+def _out(row: dict) -> MessageOut:
+    from hongyan.domain.carrier_status import describe
+    from hongyan.domain.transitions import FINAL
+
+    final = row["state"] in {s.value for s in FINAL}
+    stat = row["carrier_status"]
+    return MessageOut(
+        smsid=row["smsid"],
+        mobile=row["mobile"],
+        segments=row["segments"],
+        state=row["state"],
+        code=(2 if row["state"] == "delivered" else 0) if final else 1,
+        carrier_status=stat,
+        meaning=describe(stat).meaning if stat else None,
+        created_at=row["created_at"],
+        done_at=row["done_at"],
+    )
+
+
+@router.get("/messages/{smsid}", response_model=MessageOut, responses={404: {"description": "No such message"}})
+async def get_message(smsid: str, request: Request, account: AccountView = Depends(current_account)):
+    """One message and its state, for a customer who missed its receipt push."""
+    from hongyan.store.reports import get_message as load
+
+    platform: Platform = request.app.state.platform
+    async with platform.engines.read.connect() as conn:
+        row = await load(conn, account.id, smsid)
+    if row is None:
+        return JSONResponse({"detail": "no such message"}, status_code=404)
+    return _out(row)
+
+
+@router.get("/reports", response_model=ReportsOut)
+async def reports(
+    request: Request,
+    since: int = 0,
+    after: str = "",
+    limit: int = 500,
+    account: AccountView = Depends(current_account),
+) -> ReportsOut:
+    """Final states reached since ``since`` (Unix ms), oldest first, at most ``limit`` (≤ 1000) a page."""
+    from hongyan.store.reports import final_since
+
+    platform: Platform = request.app.state.platform
+    async with platform.engines.read.connect() as conn:
+        rows = await final_since(conn, account.id, since, after, max(1, min(limit, 1000)))
+    last = rows[-1] if rows else None
+    return ReportsOut(
+        reports=[_out(r) for r in rows],
+        next_since=last["done_at"] if last else since,
+        next_after=last["smsid"] if last else after,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -55,6 +56,12 @@ def _serve(host: str | None, port: int | None, workers: int) -> None:
     settings = Settings()
     setup_logging(settings.log_level, settings.log_json)
     upgrade(settings.database_url)  # once, before any worker starts
+    if workers > 1 and not settings.redis_url and settings.counters == "memory":
+        # Several processes: in-process counters would each count alone, so the limits would not be exact.
+        if "counters" in settings.model_fields_set:
+            console.print("[yellow]warning:[/yellow] HONGYAN_COUNTERS=memory with several workers: limits per worker")
+        else:
+            os.environ["HONGYAN_COUNTERS"] = "sql"  # the workers build their settings from the environment
     if workers > 1:
         serve_workers(host or settings.host, port or settings.port, workers)
     else:

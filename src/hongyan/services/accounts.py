@@ -144,8 +144,16 @@ async def review_signature(platform: Platform, sig_id: int, state: ReviewState, 
 
 
 async def review_template(platform: Platform, tpl_id: int, state: ReviewState, reason: str | None = None) -> None:
+    """Approve or reject; the template review push (SPEC §4) is queued in the same transaction."""
+    from hongyan.domain.pushes import template_fields
+    from hongyan.store import outbox
+
     async with platform.engines.write.begin() as conn:
-        await store.review_template(conn, tpl_id, state, reason)
+        account_id = await store.review_template(conn, tpl_id, state, reason)
+        url = await store.template_url(conn, account_id)
+        if url and state is not ReviewState.PENDING:
+            fields = template_fields(template_id=tpl_id, approved=state is ReviewState.APPROVED, reason=reason)
+            await outbox.enqueue(conn, [(account_id, "template", str(tpl_id), url, fields)])
     platform.accounts.invalidate()
 
 

@@ -276,3 +276,7 @@ async def set_template_category(conn: AsyncConnection, template_id: int, categor
     )
     if res.rowcount == 0:
         raise NotFound(f"no template {template_id}")
+
+
+async def template_url(conn: AsyncConnection, account_id: int) -> str | None:
+    return (await conn.execute(select(accounts.c.template_url).where(accounts.c.id == account_id))).scalar_one_or_none()

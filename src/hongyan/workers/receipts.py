@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hongyan.channels.base import InReceipt, InReply
 from hongyan.store import delivery
 from hongyan.store.batching import GroupCommit
+from hongyan.store.replies import store_reply
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,6 @@ class ReceiptIntake:
         self._reconcile_s = reconcile_s
         self._task: asyncio.Task[None] | None = None
         self._group: GroupCommit[delivery.ReceiptIn] = GroupCommit(self._commit, name="receipt-intake")
-        self.replies: list[InReply] = []  # replies (MO) are stored by the replies issue; kept here until then
 
     async def _commit(self, batch: list[delivery.ReceiptIn]) -> None:
         await delivery.apply_receipts(self._engine, batch)
@@ -51,4 +51,5 @@ class ReceiptIntake:
         )
 
     async def on_reply(self, channel: str, reply: InReply) -> None:
-        self.replies.append(reply)
+        """Durable before the channel acknowledges it (like a receipt)."""
+        await store_reply(self._engine, channel=channel, mobile=reply.mobile, text=reply.text, at_ms=reply.received_at)
