@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     policy_poll_s: float = Field(default=1.0, description="How often a process checks for policy changes")
     marketing_start_hour: int = Field(default=8, description="Marketing sends allowed from (Beijing time)")
     marketing_end_hour: int = Field(default=21, description="Marketing sends allowed until (Beijing time)")
+    embedded_workers: bool = Field(
+        default=True, description="serve also runs the dispatcher and the pusher (one process, embedded mode)"
+    )
+    push_retry_base_s: float = Field(default=60.0, description="First push retry after this; doubles each time")
+    push_retry_window_s: float = Field(default=86_400.0, description="Pushes are retried this long, then dead")
+    push_per_host: int = Field(default=8, description="Concurrent pushes to one customer host")
+    push_allow_private: bool = Field(default=True, description="Allow push URLs on private/loopback addresses")
     db_pool_size: int = 10
     log_level: str = "info"
     log_json: bool = True

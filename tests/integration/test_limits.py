@@ -8,16 +8,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from hongyan.api.app import create_app
 from hongyan.domain.account import AccountView
 from hongyan.domain.states import AccountState
 from hongyan.pipeline.context import PipelineConfig
-from hongyan.pipeline.limits import CODE_PATTERN, beijing_day, effective_limits
+from hongyan.pipeline.limits import CODE_PATTERN, beijing_day, effective_limits, looks_like_code
 from hongyan.services import accounts as svc
 from hongyan.services import policy as policy_svc
 from hongyan.services.platform import Platform
@@ -258,7 +261,7 @@ async def test_earlier_refusals_do_not_count(env: Env) -> None:
     ],
 )
 def test_code_pattern_matches(text: str) -> None:
-    assert CODE_PATTERN.search(text)
+    assert CODE_PATTERN.search(text) and looks_like_code(text)
 
 
 @pytest.mark.parametrize(
@@ -274,7 +277,7 @@ def test_code_pattern_matches(text: str) -> None:
     ],
 )
 def test_code_pattern_does_not_match(text: str) -> None:
-    assert not CODE_PATTERN.search(text)
+    assert not CODE_PATTERN.search(text) and not looks_like_code(text)
 
 
 def _view(**limits) -> AccountView:
@@ -302,5 +305,19 @@ def test_effective_limits(own: dict, expected: tuple[int, int, int]) -> None:
 
 def test_beijing_day() -> None:
     assert beijing_day(NOON_BEIJING) == ("20270115", 12 * 3600 * 1000)
-    assert beijing_day(NOON_BEIJING + 12 * 3600 - 0.001)[0] == "20270115"
+    assert beijing_day(NOON_BEIJING + 12 * 3600 - 0.001) == ("20270115", 1)
     assert beijing_day(NOON_BEIJING + 12 * 3600) == ("20270116", 86_400_000)
+
+
+@given(st.floats(min_value=0, max_value=4_000_000_000, allow_nan=False))
+def test_beijing_day_agrees_with_the_calendar(now: float) -> None:
+    dt = datetime.fromtimestamp(now, tz=UTC).astimezone(timezone(timedelta(hours=8)))
+    midnight = (dt + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    name, left_ms = beijing_day(now)
+    assert name == dt.strftime("%Y%m%d")
+    assert abs(left_ms - (midnight - dt).total_seconds() * 1000) <= 1
+
+
+@given(st.text(alphabet="验证码校验动态密确认codeCODEis:：为 0123456789abcXYZ。，", max_size=40))
+def test_prefilter_never_hides_a_match(text: str) -> None:
+    assert looks_like_code(text) == bool(CODE_PATTERN.search(text))

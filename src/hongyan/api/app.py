@@ -27,9 +27,17 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     async def lifespan(app: FastAPI):
         own = platform is None
         app.state.platform = platform or await Platform.open(settings)
+        workers = None
+        if own and settings.embedded_workers:
+            from hongyan.workers.process import Workers
+
+            workers = Workers(app.state.platform)
+            await workers.start()
         try:
             yield
         finally:
+            if workers is not None:
+                await workers.stop()
             if own:
                 await app.state.platform.close()
 

@@ -12,6 +12,7 @@ from hongyan.cli.accounts import account_app, signature_app, template_app
 from hongyan.cli.channels import channel_app
 from hongyan.cli.policy import blacklist_app, limits_app, package_app, words_app
 from hongyan.cli.pushes import push_app
+from hongyan.cli.worker import worker_app
 from hongyan.settings import Settings
 
 app = typer.Typer(help="Hongyan (鸿雁) SMS platform.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -26,6 +27,7 @@ app.add_typer(words_app, name="words")
 app.add_typer(limits_app, name="limits")
 app.add_typer(package_app, name="package")
 app.add_typer(push_app, name="push")
+app.add_typer(worker_app, name="worker")
 
 
 @db_app.command("upgrade")
@@ -63,6 +65,9 @@ def _serve(host: str | None, port: int | None, workers: int) -> None:
         else:
             os.environ["HONGYAN_COUNTERS"] = "sql"  # the workers build their settings from the environment
     if workers > 1:
+        # Several API processes accept; background work runs in `hongyan worker …` processes.
+        os.environ["HONGYAN_EMBEDDED_WORKERS"] = "false"
+        console.print("API only in these processes: run `hongyan worker all` beside them")
         serve_workers(host or settings.host, port or settings.port, workers)
     else:
         serve(create_app(settings), host or settings.host, port or settings.port)

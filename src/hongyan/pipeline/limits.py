@@ -40,15 +40,22 @@ from hongyan.policy.counters import Window
 BEIJING = timezone(timedelta(hours=8))
 _DAY_TTL_SLACK_MS = 3_600_000  # a day window outlives its day by an hour (clock skew between processes)
 
-# A keyword, an optional "is"/colon, up to 6 separators, then a 4–8 letter/digit code with at least one
-# digit, standing alone (so a phone number or a word after 验证码 is not a code):
-#   您的验证码是：123456 | 校验码 8a9F3c | 动态密码为 4821 | Your verification code is 552211 | code: 9K2X7
+# A keyword (验证码, 校验码, 动态码, 动态密码, 确认码, or the word code / Code / CODE), an optional "is", up
+# to 6 separators, then a 4–8 letter/digit code with at least one digit, standing alone (so a phone
+# number, or a word after 验证码, is not a code):
+#   您的验证码是：123456 | 校验码 8a9F3c | 动态密码为 4821 | Your verification code is 552211 | CODE: 9K2X7
 CODE_PATTERN = re.compile(
-    r"(?:验证码|校验码|动态码|动态密码|确认码|(?<![A-Za-z])code(?![A-Za-z]))"
-    r"(?:\s*is)?[^0-9A-Za-z]{0,6}"
-    r"(?<![0-9A-Za-z])(?=[0-9A-Za-z]{0,7}[0-9])[0-9A-Za-z]{4,8}(?![0-9A-Za-z])",
-    re.IGNORECASE,
+    r"(?:验证码|校验码|动态码|动态密码|确认码|(?<![A-Za-z])(?:[Cc]ode|CODE)(?![A-Za-z]))"
+    r"(?:\s*(?:is|IS))?[^0-9A-Za-z]{0,6}"
+    r"(?<![0-9A-Za-z])(?=[0-9A-Za-z]{0,7}[0-9])[0-9A-Za-z]{4,8}(?![0-9A-Za-z])"
 )
+
+
+def looks_like_code(text: str) -> bool:
+    """``CODE_PATTERN``, after a cheap test that a keyword can be there (every Chinese keyword has 码)."""
+    if "码" not in text and "ode" not in text and "ODE" not in text:
+        return False
+    return CODE_PATTERN.search(text) is not None
 
 
 class OwnLimits(Protocol):
@@ -79,17 +86,25 @@ def effective_limits(account: OwnLimits, cfg: PipelineConfig) -> Limits:
     return Limits(cfg.limit_per_second, daily, account.limit_daily_codes or cfg.limit_daily_codes, ceiling)
 
 
+_day_names: dict[int, str] = {}
+
+
 def beijing_day(now: float) -> tuple[str, int]:
     """The Beijing calendar day of ``now`` (``YYYYMMDD``) and the milliseconds left in it."""
-    dt = datetime.fromtimestamp(now, tz=UTC).astimezone(BEIJING)
-    midnight = (dt + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return dt.strftime("%Y%m%d"), max(1, int((midnight - dt).total_seconds() * 1000))
+    local = now + 8 * 3600  # China has no daylight saving time
+    day = int(local // 86400)
+    name = _day_names.get(day)
+    if name is None:
+        if len(_day_names) > 64:
+            _day_names.clear()
+        name = _day_names[day] = datetime.fromtimestamp(day * 86400, tz=UTC).strftime("%Y%m%d")
+    return name, max(1, int(round(((day + 1) * 86400 - local) * 1000)))
 
 
 def is_verification(ctx: SubmitContext) -> bool:
     if ctx.template is not None and ctx.template.is_verification:
         return True
-    return CODE_PATTERN.search(ctx.text) is not None
+    return looks_like_code(ctx.text)
 
 
 async def frequency_limits(ctx: SubmitContext) -> Rejected | None:

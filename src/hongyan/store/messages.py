@@ -20,6 +20,7 @@ import asyncio
 import logging
 import sqlite3
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -225,6 +226,7 @@ class MessageWriter:
         self._closed = False
         self.batches = 0
         self.committed = 0
+        self.on_commit: list[Callable[[], None]] = []  # e.g. wake the in-process dispatcher
 
     async def start(self) -> None:
         if self._task is None:
@@ -280,6 +282,8 @@ class MessageWriter:
             return
         self.batches += 1
         self.committed += sum(verdicts)
+        for hook in self.on_commit:
+            hook()
         for (_, fut), ok in zip(batch, verdicts, strict=True):
             _settle(fut, result=ok)
 

@@ -1,0 +1,58 @@
+"""``hongyan worker dispatch|push|all``: background processes for production (any number of each on
+PostgreSQL; on SQLite one dispatcher)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+import typer
+
+from hongyan.cli._common import console
+
+worker_app = typer.Typer(
+    help="Background workers: dispatcher (store → channels → receipts) and pusher.", no_args_is_help=True
+)
+
+
+async def _run(dispatch: bool, push: bool) -> None:
+    from hongyan.logs import setup_logging
+    from hongyan.services.platform import Platform
+    from hongyan.settings import Settings
+    from hongyan.workers.process import Workers
+
+    settings = Settings()
+    setup_logging(settings.log_level, settings.log_json)
+    platform = await Platform.open(settings)
+    workers = Workers(platform, dispatch=dispatch, push=push)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await workers.start()
+    console.print(f"worker running (dispatch={dispatch}, push={push}); SIGTERM finishes in-flight work and stops")
+    try:
+        await stop.wait()
+    finally:
+        await workers.stop()  # in-flight submits and pushes finish, outcomes are recorded
+        await platform.close()
+
+
+@worker_app.command("dispatch")
+def worker_dispatch() -> None:
+    """Submit accepted messages through the channels and take in their receipts."""
+    asyncio.run(_run(dispatch=True, push=False))
+
+
+@worker_app.command("push")
+def worker_push() -> None:
+    """Deliver receipt, reply and template pushes to customers' URLs."""
+    asyncio.run(_run(dispatch=False, push=True))
+
+
+@worker_app.command("all")
+def worker_all() -> None:
+    """Both, in one process."""
+    asyncio.run(_run(dispatch=True, push=True))
