@@ -79,3 +79,12 @@ async def test_openapi_documents_v2(client) -> None:
     spec = (await client.get("/openapi.json")).json()
     assert "/v2/messages" in spec["paths"] and "/v2/balance" in spec["paths"]
     assert "/webservice/sms.php" not in spec["paths"]
+
+
+async def test_health_ready_metrics(client, live) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    r = await client.get("/readyz")
+    assert r.status_code == 200 and r.json()["database"] == "ok"
+    await client.post("/webservice/sms.php?method=Submit", data={"account": live.account, "password": "x"})
+    text = (await client.get("/metrics")).text
+    assert 'hongyan_submits_total{code="403"}' in text or 'hongyan_submits_total{code="405"}' in text

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.requests import Request
+from starlette.responses import Response
 
 from hongyan import __version__
 from hongyan.api import compat_ihuyi, v2
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
             workers = Workers(app.state.platform)
             await workers.start()
+            app.state.workers = workers
         try:
             yield
         finally:
@@ -72,5 +74,37 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        """Database reachable, Redis reachable when configured, and (with workers here) a channel bound."""
+        from sqlalchemy import text
+
+        p: Platform = request.app.state.platform
+        checks: dict[str, str] = {}
+        try:
+            async with p.engines.read.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {type(exc).__name__}"
+        if p.settings.redis_url:
+            try:
+                await p.counters._redis.ping()  # type: ignore[attr-defined]
+                checks["redis"] = "ok"
+            except Exception as exc:
+                checks["redis"] = f"error: {type(exc).__name__}"
+        workers = getattr(request.app.state, "workers", None)
+        if workers is not None and workers.delivery is not None:
+            up = sum(1 for r in workers.delivery.router.routes if r.channel.available)
+            checks["channels"] = f"{up} available" if up else "error: no channel available"
+        ready = all(not v.startswith("error") for v in checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        from hongyan.metrics import render
+
+        return Response(render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app

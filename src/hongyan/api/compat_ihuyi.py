@@ -14,6 +14,7 @@ from starlette.responses import Response
 from hongyan.api import wire
 from hongyan.api.params import MAX_BODY, parse_params
 from hongyan.domain import codes
+from hongyan.metrics import SUBMITS
 from hongyan.pipeline.context import SubmitRequest
 from hongyan.services import accounts as account_service
 from hongyan.services.platform import Platform
@@ -57,6 +58,7 @@ async def _dispatch(platform: Platform, p: dict[str, str], client_ip: str, inter
                 international=international,
             ),
         )
+        SUBMITS.labels(str(outcome.code)).inc()
         return _answer(wire.submit_answer(outcome.code, outcome.msg, outcome.smsid, fmt, id_key))
     if method == "getnum":
         code, msg, num = await account_service.get_num(

@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hongyan.domain.states import LedgerKind, MessageState
+from hongyan.metrics import COMMIT_BATCH
 from hongyan.store.clock import now_ms
 from hongyan.store.tables import accounts, ledger, messages
 
@@ -282,6 +283,7 @@ class MessageWriter:
             return
         self.batches += 1
         self.committed += sum(verdicts)
+        COMMIT_BATCH.observe(len(batch))
         for hook in self.on_commit:
             hook()
         for (_, fut), ok in zip(batch, verdicts, strict=True):

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hongyan.channels.base import OutMessage, Permanent, Transient
 from hongyan.domain.retry import RetryPolicy
 from hongyan.domain.states import MessageState as S
+from hongyan.metrics import CHANNEL_SUBMITS
 from hongyan.store import delivery
 from hongyan.store.clock import now_ms
 from hongyan.store.tables import messages
@@ -141,6 +142,7 @@ class Dispatcher:
                 try:
                     ids = await channel.submit(OutMessage(m.smsid, m.mobile, m.content))
                 except Transient as exc:
+                    CHANNEL_SUBMITS.labels(channel.name, "transient").inc()
                     tried.add(channel.name)
                     error = f"{channel.name}: {exc}"
                     log.warning("submit failed, trying another channel", extra={"smsid": m.smsid, "error": error})
@@ -149,6 +151,7 @@ class Dispatcher:
                     self._out.failed.append((m.smsid, S.REJECTED, f"{channel.name}: {exc}"))
                     return
                 self._out.submitted.append(delivery.Submitted(m.smsid, channel.name, tuple(ids)))
+                CHANNEL_SUBMITS.labels(channel.name, "ok").inc()
                 return
             decision = self._retry.decide(m.attempts)
             if decision.retry:

@@ -23,6 +23,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hongyan.domain.pushes import accepted
+from hongyan.metrics import PUSHES
 from hongyan.store import outbox
 from hongyan.store.clock import now_ms
 
@@ -155,6 +156,7 @@ class Pusher:
                 resp = await self._client.post(push.url, data=push.fields)
             if accepted(resp.status_code, resp.content):
                 self._delivered.append(push.id)
+                PUSHES.labels(push.kind, "delivered").inc()
                 return
             error = f"HTTP {resp.status_code}: {resp.content[:100]!r}"
         except UnsafeTarget as exc:
@@ -162,6 +164,7 @@ class Pusher:
             return
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
+        PUSHES.labels(push.kind, "failed").inc()
         self._failed.append((push.id, self.policy.next_at(push.attempts, push.created_at, now_ms()), error))
 
     async def _flush(self) -> None:
