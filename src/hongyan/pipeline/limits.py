@@ -28,9 +28,8 @@ limit wins, so 4085 is reachable at the equal defaults (5 and 5).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from hongyan.domain import codes
 from hongyan.domain.codes import Rejected
@@ -69,8 +68,7 @@ class OwnLimits(Protocol):
     def limit_daily_ceiling(self) -> int | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class Limits(NamedTuple):  # a NamedTuple: built on every Submit, and cheaper than a frozen dataclass
     per_second: int
     daily: int
     daily_codes: int
@@ -98,7 +96,7 @@ def beijing_day(now: float) -> tuple[str, int]:
         if len(_day_names) > 64:
             _day_names.clear()
         name = _day_names[day] = datetime.fromtimestamp(day * 86400, tz=UTC).strftime("%Y%m%d")
-    return name, max(1, int(round(((day + 1) * 86400 - local) * 1000)))
+    return name, max(1, round(((day + 1) * 86400 - local) * 1000))
 
 
 def is_verification(ctx: SubmitContext) -> bool:
