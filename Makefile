@@ -40,8 +40,10 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
 
-bench: $(STAMP) ## quick figures until the benchmark harness lands: in-process Submit, pipeline, word scan
-	$(BIN)/python bench/submit_inprocess.py
+bench: $(STAMP) ## HTTP Submit vs a bare-ASGI baseline (wrk), SQLite and PostgreSQL; writes bench/results/
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \
+		(echo "bench needs wrk (Debian package 'wrk')" >&2; exit 1)
+	$(BIN)/python bench/run.py
 	$(BIN)/python bench/pipeline_bench.py
 
 clean:

@@ -1,0 +1,278 @@
+"""`make bench`: HTTP throughput and latency of Submit against a bare-ASGI baseline measured in the same run.
+
+Starts each server as a real process on 127.0.0.1, loads it with wrk (64 connections, ``BENCH_SECONDS``
+each, default 15), checks that every answered Submit was stored, and writes bench/results/latest.json,
+latest.md and appends history.jsonl. PostgreSQL figures (``*_pg``) are added when a server is reachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+BIN = Path(sys.executable).parent
+SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+PG_URL = os.environ.get("PG_TEST_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}") from None
+            if time.monotonic() > deadline:
+                raise TimeoutError("server did not start") from None
+            time.sleep(0.05)
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def wrk(port: int, env: dict[str, str]) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(CONNECTIONS),
+            "-d",
+            f"{SECONDS}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(ROOT / "bench" / "submit.lua"),
+            f"http://127.0.0.1:{port}/webservice/sms.php",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=SECONDS + 60,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    lat = re.search(r"BENCH_LAT p50=([\d.]+) p99=([\d.]+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rps,
+        "requests": total,
+        "p50_ms": float(lat.group(1)),
+        "p99_ms": float(lat.group(2)),
+        "socket_errors": errors.group(1) if errors else "",
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+def baseline() -> dict[str, float]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "baseline_app.py"), str(port)])
+    try:
+        wait_port(port, proc)
+        return wrk(port, {"BENCH_ACCOUNT": "C00000000", "BENCH_APIKEY": "x"})
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def hongyan_env(tmp: Path, url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "HONGYAN_DATABASE_URL": url,
+        "HONGYAN_VAR_DIR": str(tmp),
+        "HONGYAN_SECRET_KEY": "bench",
+        "HONGYAN_LOG_LEVEL": "warning",
+        "HONGYAN_EMBEDDED_WORKERS": "false",  # the accept path alone; delivery is measured end to end
+        "HONGYAN_LIMIT_PER_SECOND": "1000000",
+        "HONGYAN_LIMIT_DAILY": "1000000000",
+        "HONGYAN_LIMIT_DAILY_CODES": "1000000000",
+        "HONGYAN_LIMIT_DAILY_CEILING": "1000000000",
+    }
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    return subprocess.run(
+        [str(BIN / "hongyan"), *args], env=env, capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+
+
+def count_messages(url: str) -> int:
+    if url.startswith("sqlite"):
+        con = sqlite3.connect(url.split("///", 1)[1])
+        try:
+            return con.execute("SELECT count(*) FROM messages").fetchone()[0]
+        finally:
+            con.close()
+
+    async def pg() -> int:
+        import asyncpg
+        from sqlalchemy.engine import make_url
+
+        u = make_url(url)
+        conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, database=u.database)
+        try:
+            return await conn.fetchval("SELECT count(*) FROM messages")
+        finally:
+            await conn.close()
+
+    return asyncio.run(pg())
+
+
+def submit_run(url: str, tmp: Path) -> dict[str, float]:
+    env = hongyan_env(tmp, url)
+    creds = json.loads(cli(env, "account", "create", "bench", "--live", "--balance", "1000000000", "--json"))
+    cli(env, "signature", "add", creds["account"], "鸿雁", "--approve")
+    port = free_port()
+    proc = subprocess.Popen([str(BIN / "hongyan"), "serve", "--port", str(port)], env=env, cwd=tmp)
+    try:
+        wait_port(port, proc)
+        res = wrk(port, {"BENCH_ACCOUNT": creds["account"], "BENCH_APIKEY": creds["apikey"]})
+        res["rss_mb"] = peak_rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    stored = count_messages(url)
+    res["stored"] = stored
+    # Every answered request is a durable message (wrk may cut a few requests off at the end).
+    res["stored_ratio"] = round(stored / max(res["requests"], 1), 4)
+    return res
+
+
+def pg_database() -> str | None:
+    async def make() -> str | None:
+        import asyncpg
+        from sqlalchemy.engine import make_url
+
+        u = make_url(PG_URL)
+        try:
+            conn = await asyncio.wait_for(
+                asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, database=u.database), 3
+            )
+        except (OSError, TimeoutError, asyncpg.PostgresError):
+            return None
+        name = f"hongyan_bench_{os.getpid()}"
+        await conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        await conn.execute(f"CREATE DATABASE {name}")
+        await conn.close()
+        return u.set(database=name).render_as_string(hide_password=False)
+
+    return asyncio.run(make())
+
+
+def main() -> dict:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    result: dict[str, object] = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip(),
+        "cores": os.cpu_count(),
+        "seconds": SECONDS,
+        "connections": CONNECTIONS,
+        "loadavg_1m_start": round(os.getloadavg()[0], 2),
+    }
+    log("baseline: bare ASGI app, same server settings")
+    b = baseline()
+    result["baseline_rps"] = b["rps"]
+    with tempfile.TemporaryDirectory(prefix="hongyan-bench-") as tmp:
+        log("submit on embedded SQLite")
+        s = submit_run(f"sqlite+aiosqlite:///{tmp}/bench.db", Path(tmp))
+        db_bytes = Path(tmp, "bench.db").stat().st_size + sum(p.stat().st_size for p in Path(tmp).glob("bench.db-*"))
+    result.update(
+        {
+            "submit_rps": s["rps"],
+            "submit_p50_ms": s["p50_ms"],
+            "submit_p99_ms": s["p99_ms"],
+            "submit_stored_ratio": s["stored_ratio"],
+            "rss_mb": s["rss_mb"],
+            "db_mb_per_million": round(db_bytes / max(s["stored"], 1) * 1e6 / 2**20, 1),
+            "ratio_submit_to_baseline": round(s["rps"] / b["rps"], 3),
+        }
+    )
+    pg = pg_database()
+    if pg:
+        with tempfile.TemporaryDirectory(prefix="hongyan-bench-pg-") as tmp:
+            log("submit on PostgreSQL")
+            p = submit_run(pg, Path(tmp))
+        result.update(
+            {
+                "submit_rps_pg": p["rps"],
+                "submit_p50_ms_pg": p["p50_ms"],
+                "submit_p99_ms_pg": p["p99_ms"],
+                "submit_stored_ratio_pg": p["stored_ratio"],
+            }
+        )
+    result["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
+    write(result)
+    return result
+
+
+def write(result: dict) -> None:
+    (RESULTS / "latest.json").write_text(json.dumps(result, indent=2) + "\n")
+    with (RESULTS / "history.jsonl").open("a") as fh:
+        fh.write(json.dumps(result) + "\n")
+    rows = [
+        ("baseline_rps", "bare ASGI app, same server (ceiling)", ""),
+        ("submit_rps", "Submit/s, SQLite, durable before answer", "≥ 10,000"),
+        ("submit_p50_ms", "Submit p50 latency (ms)", ""),
+        ("submit_p99_ms", "Submit p99 latency (ms)", "< 20"),
+        ("ratio_submit_to_baseline", "Submit / baseline", "≥ 0.25"),
+        ("submit_stored_ratio", "messages stored / requests answered", "1.0"),
+        ("rss_mb", "peak RSS of the server (MB)", ""),
+        ("db_mb_per_million", "SQLite size per million messages (MB)", ""),
+        ("submit_rps_pg", "Submit/s, PostgreSQL", ""),
+        ("submit_p99_ms_pg", "Submit p99 (ms), PostgreSQL", ""),
+    ]
+    lines = [
+        f"# hongyan bench — {result['date']} ({result['commit']}, {result['cores']} cores, "
+        f"load {result['loadavg_1m_start']}→{result['loadavg_1m_end']}, {result['seconds']} s each, "
+        f"{result['connections']} connections)",
+        "",
+        "| key | what | value | goal |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| `{k}` | {what} | {result[k]} | {goal} |" for k, what, goal in rows if k in result]
+    md = "\n".join(lines) + "\n"
+    (RESULTS / "latest.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
