@@ -14,7 +14,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.e2e.test_lenient_http import free_port, read_response
+from tests.support import free_port, read_response
 
 BIN = Path(sys.executable).parent
 

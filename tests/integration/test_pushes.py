@@ -17,8 +17,8 @@ from hongyan.services import pushes as push_svc
 from hongyan.store.tables import outbox
 from hongyan.workers.pusher import Pusher, PushPolicy, UnsafeTarget, check_target
 from hongyan.workers.routing import Route
-from tests.e2e.test_lenient_http import free_port
 from tests.integration.test_dispatcher import FakeCarrier, _run, _send_many, _stop, _wait_states
+from tests.support import free_port
 
 FAST = PushPolicy(base_s=0.05, window_s=2.0, jitter=0.0, timeout_s=2.0)
 

@@ -116,14 +116,7 @@ async def record_submitted(engine: AsyncEngine, owner: str, done: Sequence[Submi
     now = now_ms()
     async with engine.begin() as conn:
         held = {
-            r.smsid
-            for r in await conn.execute(
-                select(messages.c.smsid).where(
-                    messages.c.smsid.in_([d.smsid for d in done]),
-                    messages.c.state == S.QUEUED.value,
-                    messages.c.lease_owner == owner,
-                )
-            )
+            r.smsid for r in await conn.execute(select(messages.c.smsid).where(*_held(owner, [d.smsid for d in done])))
         }
         rows = [d for d in done if d.smsid in held]
         if not rows:
@@ -166,6 +159,11 @@ async def record_submitted(engine: AsyncEngine, owner: str, done: Sequence[Submi
     return [d.smsid for d in rows]
 
 
+def _held(owner: str, smsids: list[str]) -> tuple:
+    """Rows still queued under ``owner``'s lease: a worker whose lease expired changes nothing."""
+    return messages.c.smsid.in_(smsids), messages.c.state == S.QUEUED.value, messages.c.lease_owner == owner
+
+
 async def record_retry(engine: AsyncEngine, owner: str, smsids: Iterable[str], next_at: int, error: str) -> None:
     """Give the lease back and try again at ``next_at`` (state stays queued)."""
     smsids = list(smsids)
@@ -174,11 +172,7 @@ async def record_retry(engine: AsyncEngine, owner: str, smsids: Iterable[str], n
     async with engine.begin() as conn:
         await conn.execute(
             update(messages)
-            .where(
-                messages.c.smsid.in_(smsids),
-                messages.c.state == S.QUEUED.value,
-                messages.c.lease_owner == owner,
-            )
+            .where(*_held(owner, smsids))
             .values(
                 lease_owner=None,
                 lease_expires_at=None,
@@ -200,11 +194,7 @@ async def record_failed(engine: AsyncEngine, owner: str, smsids: Iterable[str], 
         rows = list(
             await conn.execute(
                 update(messages)
-                .where(
-                    messages.c.smsid.in_(smsids),
-                    messages.c.state == S.QUEUED.value,
-                    messages.c.lease_owner == owner,
-                )
+                .where(*_held(owner, smsids))
                 .values(
                     state=state.value,
                     last_error=error[:500],
