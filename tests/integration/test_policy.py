@@ -205,3 +205,28 @@ async def test_packages_prices_and_refund(client, live, platform) -> None:
     async with platform.engines.read.connect() as conn:
         row = await get_account(conn, live.account)
         assert row.balance == await ledger_sum(conn, row.id) == 1000 + 1000 + 100000
+
+
+async def test_thousand_parallel_submits_never_overdraw(client, platform) -> None:
+    c = await svc.create_account(platform, "hundred", balance=100, live=True)
+    await svc.add_signature(platform, c.account, SIGNATURE, approve=True)
+    rs = await asyncio.gather(
+        *[
+            client.post(
+                URL + "?method=Submit",
+                data={
+                    "account": c.account,
+                    "password": c.apikey,
+                    "mobile": f"137{i:08d}",
+                    "content": f"【{SIGNATURE}】通知{i}",
+                },
+            )
+            for i in range(1000)
+        ]
+    )
+    assert sum(b"<code>2</code>" in r.content for r in rs) == 100
+    assert sum(b"<code>4051</code>" in r.content for r in rs) == 900
+    async with platform.engines.read.connect() as conn:
+        row = await get_account(conn, c.account)
+        assert row.balance == 0 == await ledger_sum(conn, row.id)
+        assert len((await conn.execute(select(messages.c.id).where(messages.c.account_id == row.id))).all()) == 100
