@@ -49,10 +49,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         description="Self-hostable SMS platform, drop-in compatible with the ihuyi HTTP API.",
         lifespan=lifespan,
     )
-    for path in COMPAT_PATHS:
-        app.add_route(path, compat_ihuyi.sms_php, methods=["GET", "POST"], include_in_schema=False)
-    for path in INTERNATIONAL_PATHS:
-        app.add_route(path, compat_ihuyi.isms_php, methods=["GET", "POST"], include_in_schema=False)
+    paths = {p: False for p in COMPAT_PATHS} | {p: True for p in INTERNATIONAL_PATHS}
+    app.add_middleware(compat_ihuyi.CompatMiddleware, paths=paths)
     if platform is not None:
         app.state.platform = platform
     app.include_router(v2.router)

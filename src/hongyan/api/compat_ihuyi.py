@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import logging
 
-from starlette.requests import Request
-from starlette.responses import Response
-
 from hongyan.api import wire
 from hongyan.api.params import MAX_BODY, parse_params
 from hongyan.domain import codes
@@ -23,23 +20,39 @@ from hongyan.services.submit import submit
 log = logging.getLogger(__name__)
 
 
-async def _read_body(request: Request) -> bytes:
+class BodyTooLarge(ValueError):
+    """More than MAX_BODY bytes: answered with code 0."""
+
+
+async def _read_body(receive) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
-            raise ValueError("request body too large")
+            raise BodyTooLarge("request body too large")
         chunks.append(chunk)
+        if not message.get("more_body"):
+            break
     return b"".join(chunks)
 
 
-def _answer(payload: tuple[bytes, str]) -> Response:
-    body, media_type = payload
-    return Response(body, status_code=200, headers={"content-type": media_type})
+class Answer:
+    __slots__ = ("body", "media_type")
+
+    def __init__(self, body: bytes, media_type: str) -> None:
+        self.body, self.media_type = body, media_type
 
 
-async def _dispatch(platform: Platform, p: dict[str, str], client_ip: str, international: bool) -> Response:
+def _answer(payload: tuple[bytes, str]) -> Answer:
+    return Answer(*payload)
+
+
+async def _dispatch(platform: Platform, p: dict[str, str], client_ip: str, international: bool) -> Answer:
     method = p.get("method", "").strip().lower()
     fmt = p.get("format", "")
     id_key = "ismsid" if international else "smsid"
@@ -73,23 +86,52 @@ async def _dispatch(platform: Platform, p: dict[str, str], client_ip: str, inter
     return _answer(wire.submit_answer(codes.FAILED, codes.SUBMIT_MSG[codes.FAILED], "0", fmt, id_key))
 
 
-def _endpoint(international: bool):
-    async def endpoint(request: Request) -> Response:
-        fmt = ""
-        try:
-            platform: Platform = request.app.state.platform
-            body = await _read_body(request) if request.method == "POST" else b""
-            params = parse_params(request.scope.get("query_string", b""), request.headers.get("content-type", ""), body)
-            fmt = params.get("format", "")
-            client_ip = request.client.host if request.client else ""
-            return await _dispatch(platform, params, client_ip, international)
-        except Exception:
-            log.exception("unexpected error in %s", request.url.path)
-            id_key = "ismsid" if international else "smsid"
-            return _answer(wire.submit_answer(codes.FAILED, codes.SUBMIT_MSG[codes.FAILED], "0", fmt, id_key))
-
-    return endpoint
+def _header(scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
 
 
-sms_php = _endpoint(international=False)
-isms_php = _endpoint(international=True)
+async def handle(scope, receive, send, *, international: bool) -> None:
+    """The ihuyi endpoint as a bare ASGI handler: always HTTP 200 with the answer bytes."""
+    fmt = ""
+    try:
+        platform: Platform = scope["app"].state.platform
+        body = await _read_body(receive) if scope["method"] == "POST" else b""
+        params = parse_params(scope.get("query_string", b""), _header(scope, b"content-type"), body)
+        fmt = params.get("format", "")
+        client = scope.get("client")
+        answer = await _dispatch(platform, params, client[0] if client else "", international)
+    except Exception as exc:
+        if not isinstance(exc, BodyTooLarge):
+            log.exception("unexpected error in %s", scope.get("path"))
+        id_key = "ismsid" if international else "smsid"
+        answer = _answer(wire.submit_answer(codes.FAILED, codes.SUBMIT_MSG[codes.FAILED], "0", fmt, id_key))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", answer.media_type.encode()),
+                (b"content-length", str(len(answer.body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": answer.body})
+
+
+class CompatMiddleware:
+    """Serves /webservice/sms.php and isms.php before the rest of the stack (the hot path stays short)."""
+
+    def __init__(self, app, *, paths: dict[str, bool]) -> None:
+        self.app = app
+        self.paths = paths  # path → international
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "POST"):
+            international = self.paths.get(scope["path"])
+            if international is not None:
+                await handle(scope, receive, send, international=international)
+                return
+        await self.app(scope, receive, send)
