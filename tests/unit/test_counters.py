@@ -11,8 +11,17 @@ import uuid
 
 import pytest
 
-from hongyan.policy.counters import MemoryCounters, RedisCounters, SqlCounters, Window, counters_for
-from hongyan.store.db import upgrade_async
+from hongyan.policy.counters import (
+    OVER,
+    MemoryCounters,
+    RedisCounters,
+    SqlCounters,
+    SqliteCounters,
+    Window,
+    counters_for,
+    sql_counters,
+)
+from hongyan.store.db import create_engines, upgrade_async
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -49,9 +58,12 @@ async def backend(request, database_url):
         yield MemoryCounters(clock), clock
     elif request.param == "sql":
         await upgrade_async(database_url)
-        counters = SqlCounters(database_url, clock=clock, sweep_every=7)
+        engines = create_engines(database_url)
+        counters = sql_counters(database_url, engines.write, clock)
+        counters._sweep_every = 7  # exercise the sweep too
         yield counters, clock
         await counters.close()
+        await engines.dispose()
     else:
         prefix = f"test:{uuid.uuid4().hex}:"
         counters = await _redis(prefix)
@@ -151,20 +163,35 @@ async def test_concurrent_takes(backend) -> None:
     assert results.count(None) == 5 and results.count(0) == 95
 
 
-async def test_incr_and_clear(backend) -> None:
+async def test_counted_attempts(backend) -> None:
+    """``counted`` is incremented on every take, even a refused one; past its limit nothing else is taken."""
     counters, clock = backend
-    assert [await counters.incr("i", 60_000) for _ in range(3)] == [1, 2, 3]
-    await counters.clear(["i"])
-    assert await counters.incr("i", 50) == 1
+    att = Window("att", 3, 60_000)
+    w = [Window("w", 1, 60_000)]
+    assert [await counters.take(w, counted=att) for _ in range(4)] == [None, 0, 0, OVER]
+    assert await counters.take([Window("w2", 5, 60_000)], counted=att) == OVER
+    assert await counters.take([Window("w2", 1, 60_000)]) is None  # the OVER took nothing from w2
+    await counters.clear(["att"])
+    assert await counters.take([], counted=att) is None  # counting starts again
+    assert await counters.take([], counted=Window("att", 1, 50)) == OVER  # the count is 2 now
     if clock is not None:
-        clock.t += 0.06
-        assert await counters.incr("i", 50) == 1
+        clock.t += 61
+        assert await counters.take([], counted=att) is None
+    await counters.clear([])
+
+
+async def test_concurrent_counted_takes(backend) -> None:
+    counters, _ = backend
+    att = Window("att-c", 30, 60_000)
+    results = await asyncio.gather(*[counters.take([Window("cc", 5, 60_000)], counted=att) for _ in range(100)])
+    assert results.count(None) == 5 and results.count(0) == 25 and results.count(OVER) == 70
 
 
 async def test_sql_counters_shared_by_processes(database_url) -> None:
     """Two processes (two engines, each with its own in-process lock) on one database: still exact."""
     await upgrade_async(database_url)
-    a, b = SqlCounters(database_url), SqlCounters(database_url)
+    e1, e2 = create_engines(database_url), create_engines(database_url)
+    a, b = sql_counters(database_url, e1.write), sql_counters(database_url, e2.write)
     try:
         w = [Window("shared", 7, 60_000)]
         results = await asyncio.gather(*[(a if i % 2 else b).take(w) for i in range(60)])
@@ -174,13 +201,19 @@ async def test_sql_counters_shared_by_processes(database_url) -> None:
     finally:
         await a.close()
         await b.close()
+        await e1.dispose()
+        await e2.dispose()
 
 
 async def test_choice_by_settings(database_url) -> None:
     assert isinstance(counters_for(redis_url=None), MemoryCounters)
-    sql = counters_for(redis_url=None, backend="sql", database_url=database_url)
-    assert isinstance(sql, SqlCounters)
+    engines = create_engines(database_url)
+    sql = counters_for(redis_url=None, backend="sql", database_url=database_url, engine=engines.write)
+    assert isinstance(sql, SqliteCounters if database_url.startswith("sqlite") else SqlCounters)
     await sql.close()
+    await engines.dispose()
+    with pytest.raises(ValueError, match="needs a database file"):
+        counters_for(redis_url=None, backend="sql", database_url="sqlite+aiosqlite:///:memory:")
     redis = counters_for(redis_url=REDIS_URL, backend="sql", database_url=database_url)
     assert isinstance(redis, RedisCounters)  # Redis wins when configured
     await redis.close()

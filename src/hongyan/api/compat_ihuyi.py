@@ -98,9 +98,11 @@ async def handle(scope, receive, send, *, international: bool) -> None:
     fmt = ""
     try:
         platform: Platform = scope["app"].state.platform
+        query = scope.get("query_string", b"")
+        fmt = parse_params(query, "", b"").get("format", "")  # known even when the body is refused
         body = await _read_body(receive) if scope["method"] == "POST" else b""
-        params = parse_params(scope.get("query_string", b""), _header(scope, b"content-type"), body)
-        fmt = params.get("format", "")
+        params = parse_params(query, _header(scope, b"content-type"), body)
+        fmt = params.get("format", fmt)
         client = scope.get("client")
         answer = await _dispatch(platform, params, client[0] if client else "", international)
     except Exception as exc:

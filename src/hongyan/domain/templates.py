@@ -12,7 +12,7 @@ VALUE_SEPARATOR = "|"
 # colon may be full-width (as every vendor demo sends it) or ASCII (as the product page prints it).
 DEFAULT_TEMPLATE_ID = 1
 DEFAULT_TEMPLATE_TEXT = "您的验证码是：【变量】。请不要把验证码泄露给其他人。"
-_DEFAULT_PATTERN = re.compile(r"您的验证码是[：:](\d{4,6})。请不要把验证码泄露给其他人。")
+_DEFAULT_PATTERN = re.compile(r"您的验证码是[：:]([0-9]{4,6})。请不要把验证码泄露给其他人。")
 
 
 class TemplateMismatch(ValueError):
@@ -78,7 +78,7 @@ class Template:
                 raise TemplateMismatch("empty value")
             if len(value) > limit:
                 raise VariableTooLong(limit)
-            if self.id == DEFAULT_TEMPLATE_ID and not re.fullmatch(r"\d{4,6}", value):
+            if self.id == DEFAULT_TEMPLATE_ID and not re.fullmatch(r"[0-9]{4,6}", value):
                 raise TemplateMismatch("the default template takes a 4-6 digit code")
 
 

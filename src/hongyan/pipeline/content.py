@@ -64,12 +64,20 @@ def template_rules(ctx: SubmitContext) -> Rejected | None:
                 return Rejected.of(codes.TEMPLATE_MISMATCH)
             ctx.template = template
         else:
-            matched = None
+            # Free text: the first approved template it fits within its limits; a text that only fits with
+            # an over-long value matters (40722) when templates are required, otherwise it is free text.
+            matched, too_long = None, None
             for template in account.templates.values():
-                if template.match(body):
-                    matched = template
-                    break
+                try:
+                    if template.match(body):
+                        matched = template
+                        break
+                except (VariableTooLong, TemplateMismatch) as exc:
+                    if isinstance(exc, VariableTooLong) and too_long is None:
+                        too_long = exc
             if matched is None and account.require_template:
+                if too_long is not None:
+                    raise too_long
                 return Rejected.of(codes.NO_TEMPLATE)
             ctx.template = matched
     except VariableTooLong as exc:

@@ -34,7 +34,7 @@ from typing import NamedTuple, Protocol
 from hongyan.domain import codes
 from hongyan.domain.codes import Rejected
 from hongyan.pipeline.context import PipelineConfig, SubmitContext
-from hongyan.policy.counters import Window
+from hongyan.policy.counters import OVER, Window
 
 BEIJING = timezone(timedelta(hours=8))
 _DAY_TTL_SLACK_MS = 3_600_000  # a day window outlives its day by an hour (clock skew between processes)
@@ -84,25 +84,37 @@ def effective_limits(account: OwnLimits, cfg: PipelineConfig) -> Limits:
     return Limits(cfg.limit_per_second, daily, account.limit_daily_codes or cfg.limit_daily_codes, ceiling)
 
 
-_day_names: dict[int, str] = {}
+_day_cache: list[tuple[int, str, int]] = [(-1, "", 0)]  # (unix second, day, ms left at that second)
 
 
 def beijing_day(now: float) -> tuple[str, int]:
-    """The Beijing calendar day of ``now`` (``YYYYMMDD``) and the milliseconds left in it."""
-    local = now + 8 * 3600  # China has no daylight saving time
-    day = int(local // 86400)
-    name = _day_names.get(day)
-    if name is None:
-        if len(_day_names) > 64:
-            _day_names.clear()
-        name = _day_names[day] = datetime.fromtimestamp(day * 86400, tz=UTC).strftime("%Y%m%d")
-    return name, max(1, round(((day + 1) * 86400 - local) * 1000))
+    """The Beijing calendar day of ``now`` (``YYYYMMDD``) and the milliseconds left in it (to the second:
+    it only sets a TTL, which has an hour of slack). Computed once per second of the clock."""
+    second = int(now)
+    cached = _day_cache[0]
+    if cached[0] == second:
+        return cached[1], cached[2]
+    local = second + 8 * 3600  # China has no daylight saving time
+    day = local // 86400
+    name = datetime.fromtimestamp(day * 86400, tz=UTC).strftime("%Y%m%d")
+    _day_cache[0] = (second, name, ((day + 1) * 86400 - local) * 1000)
+    return name, _day_cache[0][2]
 
 
 def is_verification(ctx: SubmitContext) -> bool:
     if ctx.template is not None and ctx.template.is_verification:
         return True
     return looks_like_code(ctx.text)
+
+
+async def _ceiling_passed(ctx: SubmitContext, attempts: Window, day: str, ceiling: int) -> Rejected:
+    """408: list the number for the account (seen by this process at once) and restart its attempt count."""
+    account, number = ctx.account, ctx.number
+    assert account is not None and number is not None and ctx.counters is not None
+    await ctx.counters.clear([attempts.key])
+    if ctx.policy is not None and not ctx.policy.is_blacklisted(account.id, number.national):
+        await ctx.policy.blacklist_auto(account.id, number.national, f"{day}: over {ceiling} attempts")
+    return Rejected.of(codes.DAILY_CEILING_BLACKLISTED, n=ceiling)
 
 
 async def frequency_limits(ctx: SubmitContext) -> Rejected | None:
@@ -117,22 +129,21 @@ async def frequency_limits(ctx: SubmitContext) -> Rejected | None:
     day_ttl = left_ms + _DAY_TTL_SLACK_MS
     who = f"{account.id}:{number.national}"
 
-    attempts_key = f"att:{who}:{day}"
-    if await ctx.counters.incr(attempts_key, day_ttl) > limits.ceiling:
-        await ctx.counters.clear([attempts_key])
-        if ctx.policy is not None and not ctx.policy.is_blacklisted(account.id, number.national):
-            await ctx.policy.blacklist_auto(account.id, number.national, f"{day}: over {limits.ceiling} attempts")
-        return Rejected.of(codes.DAILY_CEILING_BLACKLISTED, n=limits.ceiling)
-
-    windows = [Window(f"sec:{who}:{int(now)}", limits.per_second, 2_000)]
-    answers: list[tuple[int, int | None]] = [(codes.PER_SECOND, None)]
+    second = Window(f"sec:{who}:{int(now)}", limits.per_second, 2_000)
+    daily = Window(f"day:{who}:{day}", limits.daily, day_ttl)
     if is_verification(ctx):  # the more specific limit answers first, so 4085 is reachable at equal defaults
-        windows.append(Window(f"code:{who}:{day}", limits.daily_codes, day_ttl))
-        answers.append((codes.CODE_LIMIT, limits.daily_codes))
-    windows.append(Window(f"day:{who}:{day}", limits.daily, day_ttl))
-    answers.append((codes.DAILY_LIMIT, limits.daily))
-    full = await ctx.counters.take(windows)
+        windows: tuple[Window, ...] = (second, Window(f"code:{who}:{day}", limits.daily_codes, day_ttl), daily)
+    else:
+        windows = (second, daily)
+    attempts = Window(f"att:{who}:{day}", limits.ceiling, day_ttl)
+    full = await ctx.counters.take(windows, counted=attempts)  # one round trip for all four
     if full is not None:
-        return Rejected.of(*answers[full])
+        if full == OVER:
+            return await _ceiling_passed(ctx, attempts, day, limits.ceiling)
+        if full == 0:
+            return Rejected.of(codes.PER_SECOND)
+        if windows[full] is daily:
+            return Rejected.of(codes.DAILY_LIMIT, n=limits.daily)
+        return Rejected.of(codes.CODE_LIMIT, n=limits.daily_codes)
     ctx.taken = [w.key for w in windows]
     return None

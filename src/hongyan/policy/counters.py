@@ -1,14 +1,17 @@
 """Windowed counters behind one small interface, three implementations chosen by settings.
 
 - ``MemoryCounters``: one process (the embedded default). Atomic because it never awaits in the middle.
-- ``SqlCounters``: the ``counters`` table, for several processes sharing one SQLite file (or PostgreSQL);
-  one transaction per operation (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: the rows locked in key order).
+- ``SqliteCounters`` / ``SqlCounters`` (``HONGYAN_COUNTERS=sql``): the ``counters`` table, for several
+  processes sharing one SQLite file (one ``BEGIN IMMEDIATE`` transaction per operation) or one PostgreSQL
+  (the rows locked in key order).
 - ``RedisCounters``: production; each operation is one Lua script, so it is atomic across processes.
 
-``take`` is all-or-nothing: it checks every window (key, limit, ttl) and increments them all only when
-none would pass its limit, so N concurrent requests against a limit of k accept exactly k. ``release``
-gives a taken unit back when a later step (the balance, a failed store) refuses the message, so counts
-stay exact. ``incr`` counts without a limit (the 408 attempt counter); ``clear`` deletes keys.
+``take(windows, counted)`` is the one operation on the hot path, one round trip: it first counts one more
+on ``counted`` (unconditionally: the 408 attempt counter) and answers ``OVER`` when that passes its limit;
+otherwise it checks every window (key, limit, ttl) and increments them all only when none would pass its
+limit, so N concurrent requests against a limit of k accept exactly k. ``release`` gives a taken unit back
+when a later step (the balance, a failed store) refuses the message, so counts stay exact; ``clear``
+deletes keys.
 
 A window's key names its period (``…:20261125`` for a Beijing day, ``…:<unix second>`` for a second), so
 the caller's clock decides which window a request falls in; the TTL makes a finished window go away.
@@ -17,40 +20,39 @@ the caller's clock decides which window a request falls in; the TTL makes a fini
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple, Protocol, TypeVar
 
-from sqlalchemy import delete, event, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hongyan.store.tables import counters as _table
 
 Clock = Callable[[], float]
 T = TypeVar("T")
+OVER = -1
+"""``take``'s answer when the ``counted`` window passed its limit (nothing else was taken)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(NamedTuple):  # built three times per Submit: a NamedTuple is much cheaper than a frozen dataclass
     key: str
     limit: int
     ttl_ms: int
 
 
 class Counters(Protocol):
-    async def take(self, windows: Sequence[Window]) -> int | None:
-        """Increment every window, or none; the index of the first window that is full, else None."""
+    async def take(self, windows: Sequence[Window], counted: Window | None = None) -> int | None:
+        """Count one on ``counted`` (always) and answer ``OVER`` if it passed its limit; else increment every
+        window, or none: the index of the first window that is full, or None when all were taken."""
         ...
 
     async def release(self, keys: Sequence[str]) -> None:
         """Give back one unit of each key (never below zero; an expired window stays gone)."""
-        ...
-
-    async def incr(self, key: str, ttl_ms: int) -> int:
-        """Count one more without a limit; returns the new value."""
         ...
 
     async def clear(self, keys: Sequence[str]) -> None:
@@ -60,39 +62,67 @@ class Counters(Protocol):
     async def close(self) -> None: ...
 
 
+def _first_full(values: Sequence[int], windows: Sequence[Window]) -> int | None:
+    for i, w in enumerate(windows):
+        if values[i] >= w.limit:
+            return i
+    return None
+
+
 class MemoryCounters:
-    """In-process counters: key → (value, expiry). No await between a check and its increment."""
+    """In-process counters: key → (value, expiry). No await between a check and its increment.
+
+    Finished windows are dropped incrementally: each key is filed under the whole second it expires in,
+    and at most once per second of the clock the seconds that have passed are emptied, so the cost of
+    expiry is O(1) per key however many numbers are being counted.
+    """
 
     def __init__(self, clock: Clock = time.time) -> None:
         self._clock = clock
         self._values: dict[str, tuple[int, float]] = {}
-        self._ops = 0
+        self._expiring: dict[int, list[str]] = {}  # whole second of expiry → keys that may expire in it
+        self._swept = 0  # every second before this one has been emptied
 
-    def _value(self, key: str, now: float) -> int:
-        hit = self._values.get(key)
-        return 0 if hit is None or hit[1] <= now else hit[0]
+    def __len__(self) -> int:
+        return len(self._values)
 
     def _bump(self, key: str, ttl_ms: int, now: float) -> int:
         hit = self._values.get(key)
-        if hit is None or hit[1] <= now:
-            self._values[key] = (1, now + ttl_ms / 1000)
-            return 1
-        self._values[key] = (hit[0] + 1, hit[1])
-        return hit[0] + 1
+        if hit is not None and hit[1] > now:
+            self._values[key] = (hit[0] + 1, hit[1])
+            return hit[0] + 1
+        expires = now + ttl_ms / 1000
+        self._values[key] = (1, expires)
+        keys = self._expiring.get(int(expires))
+        if keys is None:
+            self._expiring[int(expires)] = [key]
+        else:
+            keys.append(key)
+        return 1
 
     def _sweep(self, now: float) -> None:
-        self._ops += 1
-        if self._ops % 10_000 == 0:
-            self._values = {k: v for k, v in self._values.items() if v[1] > now}
+        second = int(now)
+        if second <= self._swept:
+            return
+        self._swept = second
+        for due in [s for s in self._expiring if s < second]:
+            for key in self._expiring.pop(due):
+                hit = self._values.get(key)
+                if hit is not None and hit[1] <= now:
+                    del self._values[key]
 
-    async def take(self, windows: Sequence[Window]) -> int | None:
+    async def take(self, windows: Sequence[Window], counted: Window | None = None) -> int | None:
         now = self._clock()
-        for i, w in enumerate(windows):
-            if self._value(w.key, now) >= w.limit:
-                return i
-        for w in windows:
-            self._bump(w.key, w.ttl_ms, now)
         self._sweep(now)
+        if counted is not None and self._bump(counted.key, counted.ttl_ms, now) > counted.limit:
+            return OVER
+        values = self._values
+        for i, (key, limit, _ttl) in enumerate(windows):
+            hit = values.get(key)
+            if hit is not None and hit[1] > now and hit[0] >= limit:
+                return i
+        for key, _limit, ttl_ms in windows:
+            self._bump(key, ttl_ms, now)
         return None
 
     async def release(self, keys: Sequence[str]) -> None:
@@ -102,11 +132,6 @@ class MemoryCounters:
             if hit is not None and hit[1] > now and hit[0] > 0:
                 self._values[key] = (hit[0] - 1, hit[1])
 
-    async def incr(self, key: str, ttl_ms: int) -> int:
-        now = self._clock()
-        self._sweep(now)
-        return self._bump(key, ttl_ms, now)
-
     async def clear(self, keys: Sequence[str]) -> None:
         for key in keys:
             self._values.pop(key, None)
@@ -115,97 +140,170 @@ class MemoryCounters:
         return None
 
 
-def _sqlite_engine(url: str) -> AsyncEngine:
-    """One connection for this process's counters: WAL, ``synchronous=NORMAL``, writers lock at BEGIN."""
-    engine = create_async_engine(url, pool_size=1, max_overflow=0)
+class SqliteCounters:
+    """Counters in the ``counters`` table of a SQLite file, shared by every process that opens the file.
 
-    @event.listens_for(engine.sync_engine, "connect")
-    def on_connect(dbapi_conn, _record) -> None:  # pragma: no cover - exercised by the sqlite tests
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=10000")
-        cur.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def on_begin(conn) -> None:  # pragma: no cover
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
-class SqlCounters:
-    """Counters in the ``counters`` table (key, value, expires_at in ms) shared by every process on the database.
-
-    On SQLite the counters have their own connection (``synchronous=NORMAL``: a counter need not survive a
-    power cut, so a take costs no fsync) and an in-process lock, so one process's takes queue in memory and
-    only processes contend for the file's write lock. On PostgreSQL placeholder rows are inserted and then
-    locked ``FOR UPDATE`` in key order (no deadlock between two takes). Expired rows are overwritten when
-    their key comes back and swept every ``sweep_every`` operations.
+    One plain ``sqlite3`` connection on one dedicated thread: an operation is one thread hop running one
+    ``BEGIN IMMEDIATE`` transaction (the file's write lock makes it atomic across processes; the single
+    thread serialises this process's operations). ``synchronous=NORMAL``: a counter need not survive a
+    power cut, so a take costs no fsync. Expired rows are overwritten when their key comes back and
+    swept every ``sweep_every`` operations.
     """
 
-    def __init__(
-        self, url: str, engine: AsyncEngine | None = None, clock: Clock = time.time, sweep_every: int = 1000
-    ) -> None:
-        self._sqlite = make_url(url).drivername.startswith("sqlite")
+    _UPSERT = (
+        "INSERT INTO counters (key, value, expires_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at"
+    )
+
+    def __init__(self, path: str, clock: Clock = time.time, sweep_every: int = 1000) -> None:
+        self._path = path
         self._clock = clock
         self._sweep_every = sweep_every
         self._ops = 0
-        self._own_engine = self._sqlite or engine is None
-        if self._sqlite:
-            self._engine = _sqlite_engine(url)
-        else:
-            self._engine = engine or create_async_engine(url, pool_size=5, pool_pre_ping=True)
-        self._lock = asyncio.Lock() if self._sqlite else None
-        self._insert = sqlite.insert if self._sqlite else postgresql.insert
+        self._db: sqlite3.Connection | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hongyan-counters")
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            db = sqlite3.connect(self._path, isolation_level=None, timeout=10, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._db = db
+        return self._db
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        now = int(self._clock() * 1000)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._tx, fn, now, *args)
+
+    def _tx(self, fn: Callable[..., T], now: int, *args: Any) -> T:
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(db, now, *args)
+            self._ops += 1
+            if self._ops % self._sweep_every == 0:
+                db.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return result
+
+    @staticmethod
+    def _marks(n: int) -> str:
+        return ",".join("?" * n)
+
+    def _take(self, db: sqlite3.Connection, now: int, windows: Sequence[Window], counted: Window | None) -> int | None:
+        keys = [w.key for w in windows] + ([counted.key] if counted is not None else [])
+        rows = db.execute(f"SELECT key, value, expires_at FROM counters WHERE key IN ({self._marks(len(keys))})", keys)
+        live = {key: (value, expires_at) for key, value, expires_at in rows if expires_at > now}
+        if counted is not None:
+            value, expires_at = live.get(counted.key, (0, now + counted.ttl_ms))
+            db.execute(self._UPSERT, (counted.key, value + 1, expires_at))
+            if value + 1 > counted.limit:
+                return OVER
+        full = _first_full([live.get(w.key, (0, 0))[0] for w in windows], windows)
+        if full is not None:
+            return full
+        taken = []
+        for w in windows:
+            value, expires_at = live.get(w.key, (0, now + w.ttl_ms))
+            taken.append((w.key, value + 1, expires_at))
+        db.executemany(self._UPSERT, taken)
+        return None
+
+    def _release(self, db: sqlite3.Connection, now: int, keys: Sequence[str]) -> None:
+        db.execute(
+            f"UPDATE counters SET value = value - 1 WHERE key IN ({self._marks(len(keys))}) "
+            "AND value > 0 AND expires_at > ?",
+            [*keys, now],
+        )
+
+    def _clear(self, db: sqlite3.Connection, _now: int, keys: Sequence[str]) -> None:
+        db.execute(f"DELETE FROM counters WHERE key IN ({self._marks(len(keys))})", list(keys))
+
+    async def take(self, windows: Sequence[Window], counted: Window | None = None) -> int | None:
+        if not windows and counted is None:
+            return None
+        return await self._run(self._take, windows, counted)
+
+    async def release(self, keys: Sequence[str]) -> None:
+        if keys:
+            await self._run(self._release, keys)
+
+    async def clear(self, keys: Sequence[str]) -> None:
+        if keys:
+            await self._run(self._clear, keys)
+
+    async def close(self) -> None:
+        def shut() -> None:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+        await asyncio.get_running_loop().run_in_executor(self._thread, shut)
+        self._thread.shutdown(wait=True)
+
+
+class SqlCounters:
+    """Counters in the ``counters`` table through SQLAlchemy (PostgreSQL), shared by every process.
+
+    Placeholder rows are inserted, then the rows are locked ``FOR UPDATE`` in key order (no deadlock between
+    two takes), checked and written in one transaction. Expired rows are overwritten when their key comes
+    back and swept every ``sweep_every`` operations.
+    """
+
+    def __init__(self, engine: AsyncEngine, clock: Clock = time.time, sweep_every: int = 1000) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._sweep_every = sweep_every
+        self._ops = 0
 
     async def _tx(self, fn: Callable[[AsyncConnection, int], Awaitable[T]]) -> T:
-        async def once() -> T:
-            now = int(self._clock() * 1000)
-            async with self._engine.begin() as conn:
-                result = await fn(conn, now)
-                self._ops += 1
-                if self._ops % self._sweep_every == 0:
-                    await conn.execute(delete(_table).where(_table.c.expires_at <= now))
-                return result
-
-        if self._lock is None:
-            return await once()
-        async with self._lock:
-            return await once()
-
-    async def _live(self, conn: AsyncConnection, keys: list[str], now: int) -> dict[str, tuple[int, int]]:
-        """key → (value, expires_at) of the live rows among ``keys``, locked for this transaction."""
-        if not self._sqlite:
-            placeholders = [{"key": k, "value": 0, "expires_at": 0} for k in keys]
-            await conn.execute(self._insert(_table).values(placeholders).on_conflict_do_nothing())
-        q = select(_table.c.key, _table.c.value, _table.c.expires_at).where(_table.c.key.in_(keys))
-        if not self._sqlite:
-            q = q.order_by(_table.c.key).with_for_update()
-        return {r.key: (r.value, r.expires_at) for r in await conn.execute(q) if r.expires_at > now}
+        now = int(self._clock() * 1000)
+        async with self._engine.begin() as conn:
+            result = await fn(conn, now)
+            self._ops += 1
+            if self._ops % self._sweep_every == 0:
+                await conn.execute(delete(_table).where(_table.c.expires_at <= now))
+            return result
 
     async def _put(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-        stmt = self._insert(_table)
+        stmt = postgresql.insert(_table)
         stmt = stmt.on_conflict_do_update(
             index_elements=["key"], set_={"value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at}
         )
         await conn.execute(stmt, rows)
 
-    async def take(self, windows: Sequence[Window]) -> int | None:
-        if not windows:
+    async def take(self, windows: Sequence[Window], counted: Window | None = None) -> int | None:
+        if not windows and counted is None:
             return None
+        keys = sorted({w.key for w in windows} | ({counted.key} if counted is not None else set()))
 
         async def run(conn: AsyncConnection, now: int) -> int | None:
-            live = await self._live(conn, sorted({w.key for w in windows}), now)
-            for i, w in enumerate(windows):
-                if live.get(w.key, (0, 0))[0] >= w.limit:
-                    return i
+            placeholders = [{"key": k, "value": 0, "expires_at": 0} for k in keys]
+            await conn.execute(postgresql.insert(_table).values(placeholders).on_conflict_do_nothing())
+            q = (
+                select(_table.c.key, _table.c.value, _table.c.expires_at)
+                .where(_table.c.key.in_(keys))
+                .order_by(_table.c.key)
+                .with_for_update()
+            )
+            live = {r.key: (r.value, r.expires_at) for r in await conn.execute(q) if r.expires_at > now}
+            if counted is not None:
+                value, expires_at = live.get(counted.key, (0, now + counted.ttl_ms))
+                await self._put(conn, [{"key": counted.key, "value": value + 1, "expires_at": expires_at}])
+                if value + 1 > counted.limit:
+                    return OVER
+            full = _first_full([live.get(w.key, (0, 0))[0] for w in windows], windows)
+            if full is not None:
+                return full
             rows = []
             for w in windows:
                 value, expires_at = live.get(w.key, (0, now + w.ttl_ms))
                 rows.append({"key": w.key, "value": value + 1, "expires_at": expires_at})
-            await self._put(conn, rows)
+            if rows:
+                await self._put(conn, rows)
             return None
 
         return await self._tx(run)
@@ -220,14 +318,6 @@ class SqlCounters:
 
         await self._tx(run)
 
-    async def incr(self, key: str, ttl_ms: int) -> int:
-        async def run(conn: AsyncConnection, now: int) -> int:
-            value, expires_at = (await self._live(conn, [key], now)).get(key, (0, now + ttl_ms))
-            await self._put(conn, [{"key": key, "value": value + 1, "expires_at": expires_at}])
-            return value + 1
-
-        return await self._tx(run)
-
     async def clear(self, keys: Sequence[str]) -> None:
         if not keys:
             return
@@ -238,17 +328,36 @@ class SqlCounters:
         await self._tx(run)
 
     async def close(self) -> None:
-        if self._own_engine:
-            await self._engine.dispose()
+        return None  # the engine belongs to the platform
 
 
-# KEYS: the windows' keys; ARGV: limit1, ttl1, limit2, ttl2, … Returns 0, or the 1-based full window.
+def sql_counters(database_url: str, engine: AsyncEngine | None = None, clock: Clock = time.time) -> Counters:
+    """The ``counters`` table of this database: ``SqliteCounters`` on a SQLite file, else ``SqlCounters``."""
+    url = make_url(database_url)
+    if url.drivername.startswith("sqlite"):
+        if not url.database or url.database == ":memory:":
+            raise ValueError("HONGYAN_COUNTERS=sql needs a database file that every process opens")
+        return SqliteCounters(url.database, clock=clock)
+    if engine is None:
+        raise ValueError("SQL counters on this database need the platform's engine")
+    return SqlCounters(engine, clock=clock)
+
+
+# KEYS: [counted,] window keys. ARGV[1]: 1 when KEYS[1] is the counted key, then limit, ttl per key.
+# Returns -1 (counted passed its limit), 0 (all windows taken) or the 1-based index of the full window.
 _TAKE = """
-for i = 1, #KEYS do
-  if tonumber(redis.call('GET', KEYS[i]) or '0') >= tonumber(ARGV[2 * i - 1]) then return i end
+local first = 1
+if ARGV[1] == '1' then
+  local v = redis.call('INCR', KEYS[1])
+  if v == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+  if v > tonumber(ARGV[2]) then return -1 end
+  first = 2
 end
-for i = 1, #KEYS do
-  if redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[2 * i]) end
+for i = first, #KEYS do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') >= tonumber(ARGV[2 * i]) then return i - first + 1 end
+end
+for i = first, #KEYS do
+  if redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[2 * i + 1]) end
 end
 return 0
 """
@@ -260,12 +369,6 @@ end
 return 0
 """
 
-_INCR = """
-local v = redis.call('INCR', KEYS[1])
-if v == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return v
-"""
-
 
 class RedisCounters:
     """Counters in Redis, shared by every process; each operation is one atomic Lua script.
@@ -274,30 +377,29 @@ class RedisCounters:
     caller's clock, so a skewed server clock can only keep a finished window around a little longer.
     """
 
-    def __init__(self, url: str, prefix: str = "hongyan:") -> None:
+    def __init__(self, url: str, prefix: str = "hongyan:", max_connections: int = 64) -> None:
         import redis.asyncio as redis
 
-        self._redis = redis.Redis.from_url(url)
+        # A burst of requests waits for one of the pool's connections instead of failing.
+        pool = redis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=10)
+        self._redis = redis.Redis(connection_pool=pool)
         self._prefix = prefix
         self._take = self._redis.register_script(_TAKE)
         self._release = self._redis.register_script(_RELEASE)
-        self._incr = self._redis.register_script(_INCR)
 
-    async def take(self, windows: Sequence[Window]) -> int | None:
-        if not windows:
+    async def take(self, windows: Sequence[Window], counted: Window | None = None) -> int | None:
+        if not windows and counted is None:
             return None
-        args: list[int] = []
-        for w in windows:
+        all_windows = [counted, *windows] if counted is not None else list(windows)
+        args: list[int] = [1 if counted is not None else 0]
+        for w in all_windows:
             args += [w.limit, w.ttl_ms]
-        full = int(await self._take(keys=[self._prefix + w.key for w in windows], args=args))
-        return None if full == 0 else full - 1
+        answer = int(await self._take(keys=[self._prefix + w.key for w in all_windows], args=args))
+        return OVER if answer < 0 else None if answer == 0 else answer - 1
 
     async def release(self, keys: Sequence[str]) -> None:
         if keys:
             await self._release(keys=[self._prefix + k for k in keys])
-
-    async def incr(self, key: str, ttl_ms: int) -> int:
-        return int(await self._incr(keys=[self._prefix + key], args=[ttl_ms]))
 
     async def clear(self, keys: Sequence[str]) -> None:
         if keys:
@@ -320,7 +422,7 @@ def counters_for(
     if redis_url:
         return RedisCounters(redis_url, prefix=redis_prefix)
     if backend == "sql":
-        return SqlCounters(database_url, engine=engine, clock=clock)
+        return sql_counters(database_url, engine, clock)
     if backend == "memory":
         return MemoryCounters(clock)
     raise ValueError(f"HONGYAN_COUNTERS must be memory or sql, not {backend!r}")

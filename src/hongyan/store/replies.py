@@ -6,9 +6,8 @@ from sqlalchemy import desc, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hongyan.domain.pushes import reply_fields
-from hongyan.store import outbox
+from hongyan.store import blacklist, outbox
 from hongyan.store.clock import now_ms
-from hongyan.store.policy import add_blacklisted
 from hongyan.store.tables import accounts, messages, replies
 
 UNSUBSCRIBE = {"TD", "T", "退订", "R", "N", "取消"}
@@ -49,7 +48,7 @@ async def store_reply(engine: AsyncEngine, *, channel: str, mobile: str, text: s
         if account_id is None:
             return reply_id
         if is_unsubscribe(text):
-            await add_blacklisted(conn, national, account_id, "unsubscribe", f"reply {text.strip()}")
+            await blacklist.add(conn, national, account_id, "unsubscribe", f"reply {text.strip()}")
         url = (await conn.execute(select(accounts.c.reply_url).where(accounts.c.id == account_id))).scalar_one()
         if url:
             fields = reply_fields(mobile=national, content=text, smsid=smsid, at_ms=at_ms)

@@ -1,0 +1,196 @@
+"""SMPP 3.4 numbers: command ids, command statuses, TLV tags, esm_class and data_coding values."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+INTERFACE_VERSION = 0x34
+HEADER_SIZE = 16
+RESPONSE_BIT = 0x80000000
+
+
+class CommandId(IntEnum):
+    GENERIC_NACK = 0x80000000
+    BIND_RECEIVER = 0x00000001
+    BIND_RECEIVER_RESP = 0x80000001
+    BIND_TRANSMITTER = 0x00000002
+    BIND_TRANSMITTER_RESP = 0x80000002
+    SUBMIT_SM = 0x00000004
+    SUBMIT_SM_RESP = 0x80000004
+    DELIVER_SM = 0x00000005
+    DELIVER_SM_RESP = 0x80000005
+    UNBIND = 0x00000006
+    UNBIND_RESP = 0x80000006
+    BIND_TRANSCEIVER = 0x00000009
+    BIND_TRANSCEIVER_RESP = 0x80000009
+    ENQUIRE_LINK = 0x00000015
+    ENQUIRE_LINK_RESP = 0x80000015
+    DATA_SM = 0x00000103
+    DATA_SM_RESP = 0x80000103
+
+
+# Command status (SMPP 3.4 §5.1.3). Plain ints so they compare and pack without conversion.
+ESME_ROK = 0x00000000
+ESME_RINVMSGLEN = 0x00000001
+ESME_RINVCMDLEN = 0x00000002
+ESME_RINVCMDID = 0x00000003
+ESME_RINVBNDSTS = 0x00000004
+ESME_RALYBND = 0x00000005
+ESME_RINVPRTFLG = 0x00000006
+ESME_RINVREGDLVFLG = 0x00000007
+ESME_RSYSERR = 0x00000008
+ESME_RINVSRCADR = 0x0000000A
+ESME_RINVDSTADR = 0x0000000B
+ESME_RINVMSGID = 0x0000000C
+ESME_RBINDFAIL = 0x0000000D
+ESME_RINVPASWD = 0x0000000E
+ESME_RINVSYSID = 0x0000000F
+ESME_RCANCELFAIL = 0x00000011
+ESME_RREPLACEFAIL = 0x00000013
+ESME_RMSGQFUL = 0x00000014
+ESME_RINVSERTYP = 0x00000015
+ESME_RINVNUMDESTS = 0x00000033
+ESME_RINVDLNAME = 0x00000034
+ESME_RINVDESTFLAG = 0x00000040
+ESME_RINVSUBREP = 0x00000042
+ESME_RINVESMCLASS = 0x00000043
+ESME_RCNTSUBDL = 0x00000044
+ESME_RSUBMITFAIL = 0x00000045
+ESME_RINVSRCTON = 0x00000048
+ESME_RINVSRCNPI = 0x00000049
+ESME_RINVDSTTON = 0x00000050
+ESME_RINVDSTNPI = 0x00000051
+ESME_RINVSYSTYP = 0x00000053
+ESME_RINVREPFLAG = 0x00000054
+ESME_RINVNUMMSGS = 0x00000055
+ESME_RTHROTTLED = 0x00000058
+ESME_RINVSCHED = 0x00000061
+ESME_RINVEXPIRY = 0x00000062
+ESME_RINVDFTMSGID = 0x00000063
+ESME_RX_T_APPN = 0x00000064
+ESME_RX_P_APPN = 0x00000065
+ESME_RX_R_APPN = 0x00000066
+ESME_RQUERYFAIL = 0x00000067
+ESME_RINVOPTPARSTREAM = 0x000000C0
+ESME_ROPTPARNOTALLWD = 0x000000C1
+ESME_RINVPARLEN = 0x000000C2
+ESME_RMISSINGOPTPARAM = 0x000000C3
+ESME_RINVOPTPARAMVAL = 0x000000C4
+ESME_RDELIVERYFAILURE = 0x000000FE
+ESME_RUNKNOWNERR = 0x000000FF
+
+STATUS_NAMES: dict[int, str] = {
+    value: name for name, value in dict(globals()).items() if name.startswith("ESME_R") and isinstance(value, int)
+}
+
+# The SMSC is busy, not refusing: slow down and send the same PDU again.
+THROTTLING_STATUSES = frozenset({ESME_RTHROTTLED, ESME_RMSGQFUL})
+
+# Refusals about the message itself: sending it again, here or elsewhere, gets the same answer.
+PERMANENT_STATUSES = frozenset(
+    {
+        ESME_RINVMSGLEN,
+        ESME_RINVPRTFLG,
+        ESME_RINVREGDLVFLG,
+        ESME_RINVSRCADR,
+        ESME_RINVDSTADR,
+        ESME_RINVSERTYP,
+        ESME_RINVNUMDESTS,
+        ESME_RINVDESTFLAG,
+        ESME_RINVSUBREP,
+        ESME_RINVESMCLASS,
+        ESME_RINVSRCTON,
+        ESME_RINVSRCNPI,
+        ESME_RINVDSTTON,
+        ESME_RINVDSTNPI,
+        ESME_RINVSYSTYP,
+        ESME_RINVREPFLAG,
+        ESME_RINVNUMMSGS,
+        ESME_RINVSCHED,
+        ESME_RINVEXPIRY,
+        ESME_RINVDFTMSGID,
+        ESME_RX_P_APPN,
+        ESME_RX_R_APPN,
+        ESME_RINVOPTPARSTREAM,
+        ESME_ROPTPARNOTALLWD,
+        ESME_RINVPARLEN,
+        ESME_RMISSINGOPTPARAM,
+        ESME_RINVOPTPARAMVAL,
+    }
+)
+
+
+def status_name(status: int) -> str:
+    """``ESME_RTHROTTLED`` for 0x58; vendor or unknown codes as ``0x00000400``."""
+    return STATUS_NAMES.get(status, f"0x{status:08X}")
+
+
+def is_permanent(status: int) -> bool:
+    """True when a submit refused with ``status`` must not be retried (the message itself is at fault).
+
+    Everything else (system errors, bind state, vendor codes, unknown codes) is transient: the caller may
+    retry later or on another channel.
+    """
+    return status in PERMANENT_STATUSES
+
+
+class Tag(IntEnum):
+    """TLV tags (SMPP 3.4 §5.3.2) that hongyan reads or writes."""
+
+    DEST_ADDR_SUBUNIT = 0x0005
+    PAYLOAD_TYPE = 0x0019
+    RECEIPTED_MESSAGE_ID = 0x001E
+    USER_MESSAGE_REFERENCE = 0x0204
+    SOURCE_PORT = 0x020A
+    DESTINATION_PORT = 0x020B
+    SAR_MSG_REF_NUM = 0x020C
+    SAR_TOTAL_SEGMENTS = 0x020E
+    SAR_SEGMENT_SEQNUM = 0x020F
+    SC_INTERFACE_VERSION = 0x0210
+    NETWORK_ERROR_CODE = 0x0423
+    MESSAGE_PAYLOAD = 0x0424
+    MORE_MESSAGES_TO_SEND = 0x0426
+    MESSAGE_STATE = 0x0427
+
+
+class MessageState(IntEnum):
+    """The message_state TLV (SMPP 3.4 §5.2.28)."""
+
+    ENROUTE = 1
+    DELIVERED = 2
+    EXPIRED = 3
+    DELETED = 4
+    UNDELIVERABLE = 5
+    ACCEPTED = 6
+    UNKNOWN = 7
+    REJECTED = 8
+
+
+# message_state → the stat word of the receipt text, as SMSCs write it.
+MESSAGE_STATE_STAT: dict[int, str] = {
+    MessageState.ENROUTE: "ENROUTE",
+    MessageState.DELIVERED: "DELIVRD",
+    MessageState.EXPIRED: "EXPIRED",
+    MessageState.DELETED: "DELETED",
+    MessageState.UNDELIVERABLE: "UNDELIV",
+    MessageState.ACCEPTED: "ACCEPTD",
+    MessageState.UNKNOWN: "UNKNOWN",
+    MessageState.REJECTED: "REJECTD",
+}
+STAT_MESSAGE_STATE: dict[str, int] = {stat: state for state, stat in MESSAGE_STATE_STAT.items()}
+
+# esm_class bits (SMPP 3.4 §5.2.12)
+ESM_CLASS_DEFAULT = 0x00
+ESM_CLASS_UDHI = 0x40
+ESM_CLASS_TYPE_MASK = 0x3C
+ESM_CLASS_DELIVERY_RECEIPT = 0x04
+ESM_CLASS_INTERMEDIATE_NOTIFICATION = 0x20
+
+# data_coding (SMPP 3.4 §5.2.19)
+DATA_CODING_DEFAULT = 0x00  # SMSC default alphabet: GSM 03.38, one septet per octet
+DATA_CODING_IA5 = 0x01
+DATA_CODING_BINARY = 0x02
+DATA_CODING_LATIN1 = 0x03
+DATA_CODING_BINARY_8BIT = 0x04
+DATA_CODING_UCS2 = 0x08
+DATA_CODING_GBK = 0x0F  # not in SMPP 3.4; Chinese gateways (CMPP msg_fmt 15) use it for GB-coded text
