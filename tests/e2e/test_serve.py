@@ -100,3 +100,50 @@ def test_gbk_demo_client_over_raw_socket(served) -> None:
         while chunk := sock.recv(65536):
             data += chunk
     assert b'{"code":2,"msg":"' in data and data.split(b"\r\n\r\n", 1)[1].startswith(b'{"code":2')
+
+
+def test_make_run_delivers_through_the_simulators(tmp_path, database_url) -> None:
+    """What `make run` starts: the demo account, two simulators as channels, the API with its workers."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "HONGYAN_DATABASE_URL": database_url,
+        "HONGYAN_VAR_DIR": str(tmp_path),
+        "HONGYAN_SECRET_KEY": "e2e",
+        "HONGYAN_PORT": str(port),
+        "HONGYAN_LOG_LEVEL": "warning",
+    }
+    proc = subprocess.Popen(
+        [BIN / "hongyan", "demo"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        curl = None
+        deadline = time.monotonic() + 60
+        while curl is None:
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, "demo exited"
+            if line.startswith("curl "):
+                curl = line.strip()
+            assert time.monotonic() < deadline
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+                time.sleep(0.05)
+        args = shlex.split(curl)
+        form = dict(a.split("=", 1) for a in args[3:] if a != "--data-urlencode")
+        r = httpx.post(args[2] + "&format=json", data=form, timeout=10)
+        smsid = r.json()["smsid"]
+        auth = {"authorization": f"Bearer {form['account']}:{form['password']}"}
+        while True:
+            state = httpx.get(f"http://127.0.0.1:{port}/v2/messages/{smsid}", headers=auth, timeout=10).json()
+            if state["state"] in ("delivered", "undelivered"):
+                break
+            assert time.monotonic() < deadline + 30, state
+            time.sleep(0.1)
+        assert state["carrier_status"] in ("DELIVRD", "UNDELIV", "R:00702")
+    finally:
+        proc.terminate()
+        proc.wait(20)

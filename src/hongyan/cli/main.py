@@ -83,6 +83,19 @@ def serve_cmd(
     _serve(host, port, workers)
 
 
+@app.command(
+    "simulator",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def simulator_cmd(ctx: typer.Context) -> None:
+    """Built-in SMSC simulator: `hongyan simulator [--port 2775] [--control-port 2776] [--status-mix …]`,
+    `hongyan simulator mo MOBILE TEXT [--control HOST:PORT]` (`hongyan simulator --help` for all options)."""
+    from hongyan.simulator.cli import main as simulator_main
+
+    raise typer.Exit(simulator_main(ctx.args))
+
+
 @app.command("demo")
 def demo_cmd(
     host: Annotated[str | None, typer.Option()] = None,
@@ -90,7 +103,7 @@ def demo_cmd(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Only ensure the demo account and print it")] = False,
 ) -> None:
     """Ensure the demo account (live, 10,000 segments), print its API ID/KEY and a curl line, then serve."""
-    from hongyan.services.demo import curl_line, ensure_demo
+    from hongyan.services.demo import curl_line, ensure_demo, start_simulators
 
     settings = Settings()
     creds = run(ensure_demo)
@@ -100,8 +113,18 @@ def demo_cmd(
     )
     console.print("Send a message:")
     typer.echo(curl_line(base, creds))
-    if not no_serve:
+    if no_serve:
+        return
+    sims = start_simulators()  # two SMSC simulators: the primary and the backup channel
+    try:
+        run(lambda p: sims.configure(p))
+        console.print(
+            f"SMSC simulators: primary 127.0.0.1:{sims.ports[0]}, backup 127.0.0.1:{sims.ports[1]} "
+            f"(send a reply: hongyan simulator mo 13800138000 TD --control 127.0.0.1:{sims.controls[0]})"
+        )
         _serve(host, port, 1)
+    finally:
+        sims.stop()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -40,7 +40,7 @@ from hongyan.smpp.pdu import (
     SubmitSm,
     SubmitSmResp,
 )
-from hongyan.smpp.ratelimit import TokenBucket
+from hongyan.smpp.ratelimit import ThrottleControl, TokenBucket
 from hongyan.smpp.receipts import Receipt, is_receipt, receipt_from_pdu
 from hongyan.smpp.session import SmppSession
 
@@ -149,10 +149,7 @@ class SmppClient:
         self._stopping = False
         self._stop_event = asyncio.Event()
         self._ref = random.randrange(256)
-        self._pause_until = 0.0
-        self._throttle_delay = throttle_min_s
-        self._last_throttle = -1e9
-        self._rate_adjusted = 0.0
+        self._throttle = ThrottleControl(self._bucket, tps, throttle_min_s, throttle_max_s)
         self._reassembler = Reassembler()
 
     # ------------------------------------------------------------------------------------------- lifecycle
@@ -325,8 +322,8 @@ class SmppClient:
         first_throttle: float | None = None
         while True:
             now = loop.time()
-            if self._pause_until > now:
-                await asyncio.sleep(self._pause_until - now)
+            if self._throttle.pause_until > now:
+                await asyncio.sleep(self._throttle.pause_until - now)
             await self._bucket.acquire()
             session = self._session
             if session is None or not self.bound_event.is_set():
@@ -339,7 +336,7 @@ class SmppClient:
             status = resp.status
             if status == ESME_ROK and isinstance(resp, SubmitSmResp):
                 self.stats["submitted"] += 1
-                self._on_success(loop.time())
+                self._throttle.on_success(loop.time())
                 return resp.message_id
             if status in THROTTLING_STATUSES:
                 self.stats["throttled"] += 1
@@ -348,29 +345,10 @@ class SmppClient:
                 if self.max_throttle_wait_s is not None and now - first_throttle > self.max_throttle_wait_s:
                     self.stats["submit_errors"] += 1
                     raise SubmitError(ESME_RTHROTTLED, permanent=False, accepted=tuple(accepted))
-                self._on_throttled(sent_at, now)
+                self._throttle.on_throttled(sent_at, now)
                 continue
             self.stats["submit_errors"] += 1
             raise SubmitError(status if status != ESME_ROK else ESME_RSYSERR, accepted=tuple(accepted))
-
-    def _on_throttled(self, sent_at: float, now: float) -> None:
-        if sent_at < self._last_throttle:
-            # Sent before the last throttle answer: no new information, just wait out the current pause.
-            self._pause_until = max(self._pause_until, now + self._throttle_delay / 2)
-            return
-        recent = now - self._last_throttle < self._throttle_delay * 4
-        self._throttle_delay = min(self.throttle_max_s, self._throttle_delay * 2) if recent else self.throttle_min_s
-        self._last_throttle = now
-        self._pause_until = max(self._pause_until, now + self._throttle_delay)
-        if self._bucket.rate is not None:  # multiplicative decrease; _on_success restores it
-            self._bucket.set_rate(max(1.0, self._bucket.rate * 0.7))
-        log.debug("%s: throttled; pausing %.3fs", self.name, self._throttle_delay)
-
-    def _on_success(self, now: float) -> None:
-        rate = self._bucket.rate
-        if self.tps and rate is not None and rate < self.tps and now - self._rate_adjusted > 0.1:
-            self._rate_adjusted = now
-            self._bucket.set_rate(min(float(self.tps), rate * 1.1 + 1))
 
     # ------------------------------------------------------------------------------------------- deliver
     def _on_request(self, session: SmppSession, pdu: Pdu) -> Awaitable[Pdu | None] | Pdu | None:

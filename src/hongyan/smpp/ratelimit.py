@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 
 
 class TokenBucket:
@@ -54,3 +55,63 @@ class TokenBucket:
         delay = self.reserve()
         if delay > 0:
             await asyncio.sleep(delay)
+
+
+class ThrottleControl:
+    """Reaction to ESME_RTHROTTLED / ESME_RMSGQFUL: slow down instead of failing.
+
+    A throttle answer to a request sent after the last adjustment is news: the send rate drops to 70 % of what
+    the SMSC accepted over the last second (or of the current limit), and sending pauses briefly; the pause
+    doubles only while nothing at all gets through. Answers to requests already in flight at the last
+    adjustment only wait out the pause. Each success lets the rate grow back (+5 % per 0.1 s) up to ``ceiling``
+    (None: no ceiling: the limit lifts once it has grown well past the last throttled rate).
+    """
+
+    def __init__(self, bucket: TokenBucket, ceiling: float | None, min_pause_s: float, max_pause_s: float) -> None:
+        self.bucket = bucket
+        self.ceiling = ceiling
+        self.min_pause_s = min_pause_s
+        self.max_pause_s = max_pause_s
+        self.pause_until = 0.0
+        self._pause = min_pause_s
+        self._last_adjust = -1e18
+        self._last_grow = 0.0
+        self._floor_hit: float | None = None
+        self._successes: deque[float] = deque()
+
+    def on_success(self, now: float) -> None:
+        self._pause = self.min_pause_s
+        successes = self._successes
+        successes.append(now)
+        while successes and now - successes[0] > 1.0:
+            successes.popleft()
+        rate = self.bucket.rate
+        if rate is None or now - self._last_grow < 0.1 or (self.ceiling is not None and rate >= self.ceiling):
+            return
+        self._last_grow = now
+        grown = rate * 1.05 + 1
+        if self.ceiling is not None:
+            self.bucket.set_rate(min(self.ceiling, grown))
+        elif self._floor_hit is not None and grown > 4 * self._floor_hit:
+            self.bucket.set_rate(None)  # far above where the SMSC pushed back: unlimited again
+        else:
+            self.bucket.set_rate(grown)
+
+    def on_throttled(self, sent_at: float, now: float) -> None:
+        if sent_at < self._last_adjust:
+            self.pause_until = max(self.pause_until, now + self._pause / 2)
+            return
+        successes = self._successes
+        while successes and now - successes[0] > 1.0:
+            successes.popleft()
+        span = max(0.05, now - successes[0]) if successes else 1.0
+        observed = len(successes) / span
+        current = self.bucket.rate
+        base = min(current, observed) if current is not None and observed else (current or observed)
+        new_rate = max(1.0, 0.7 * base) if base else 1.0
+        self.bucket.set_rate(new_rate)
+        self._floor_hit = new_rate
+        if not successes:
+            self._pause = min(self.max_pause_s, self._pause * 2)
+        self._last_adjust = now
+        self.pause_until = max(self.pause_until, now + self._pause)

@@ -44,7 +44,9 @@ class Receipt:
 _CANONICAL = re.compile(
     r"id:(\S*) sub:(\d*) dlvrd:(\d*) submit date:(\d*) done date:(\d*) stat:(\S*) err:(\S*)(?: text:(.*))?\Z", re.S
 )
-_FIELD = re.compile(r"(?i)\b(id|sub|dlvrd|submit[ _]date|done[ _]date|stat|err)\s*:\s*(\S*)")
+_KEYS = r"id|sub|dlvrd|submit[ _]date|done[ _]date|stat|err|text"
+# A value may follow its colon after spaces, unless what follows is already the next key.
+_FIELD = re.compile(rf"(?i)\b(id|sub|dlvrd|submit[ _]date|done[ _]date|stat|err)\s*:\s*(?!(?:{_KEYS})\s*:)(\S*)")
 _TEXT = re.compile(r"(?i)\btext\s*:")
 
 
