@@ -137,3 +137,35 @@ def client_factory(settings: Settings):
             await p.close()
 
     return make
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory):
+    """``clone(url) -> url``: fills a fresh SQLite file from one database migrated once per session.
+
+    Cloning (sqlite3 backup) instead of migrating every test's file saves ~0.2 s of Alembic per test. A module
+    opts in by overriding ``database_url`` with ``migrated_sqlite(database_url)``; on PostgreSQL (already a
+    clone of a migrated template) the URL is returned unchanged.
+    """
+    if ON_POSTGRES:
+        return lambda url: url
+    import sqlite3
+
+    from hongyan.store.db import upgrade
+
+    template = tmp_path_factory.mktemp("migrated") / "template.db"
+    upgrade(f"sqlite+aiosqlite:///{template}")
+
+    def clone(url: str) -> str:
+        target = make_url(url).database
+        if not url.startswith("sqlite") or not target:
+            return url
+        src, dst = sqlite3.connect(template), sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
+        return url
+
+    return clone

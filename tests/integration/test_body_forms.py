@@ -9,6 +9,7 @@ import re
 from urllib.parse import quote, urlencode
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from hongyan.api.params import MAX_BODY
@@ -22,6 +23,12 @@ JSON_TYPE = "application/json; charset=utf-8"
 CONTENT = f"【{SIGNATURE}】您的验证码是：５６７８，中文内容、标点！"
 FORM_TYPE = "application/x-www-form-urlencoded"
 NOW = 1_800_000_000
+
+
+@pytest.fixture
+def database_url(database_url: str, migrated_sqlite) -> str:
+    """Each test's database is a clone of one migrated file (conftest.migrated_sqlite): no Alembic per test."""
+    return migrated_sqlite(database_url)
 
 
 def md5(text: str) -> str:

@@ -21,6 +21,12 @@ NOW = 1_800_000_000
 CONTENT = f"【{SIGNATURE}】您的订单已发货"
 
 
+@pytest.fixture
+def database_url(database_url: str, migrated_sqlite) -> str:
+    """Each test's database is a clone of one migrated file (conftest.migrated_sqlite): no Alembic per test."""
+    return migrated_sqlite(database_url)
+
+
 def md5(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 

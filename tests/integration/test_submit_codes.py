@@ -52,6 +52,12 @@ MSG = {
 }
 
 
+@pytest.fixture
+def database_url(database_url: str, migrated_sqlite) -> str:
+    """Each test's database is a clone of one migrated file (conftest.migrated_sqlite): no Alembic per test."""
+    return migrated_sqlite(database_url)
+
+
 def xml_answer(code: int, msg: str, smsid: str = "0", key: str = "smsid") -> bytes:
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'

@@ -6,6 +6,7 @@ import asyncio
 import re
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from hongyan.domain.states import AccountState, ReviewState
@@ -20,6 +21,12 @@ TEMPLATE = "您的订单【变量】已发货，预计【变量】送达"
 TEST_SIGNATURE = "鸿雁短信"  # Settings.default_signature: test mode's only signature
 CODE_TEXT = "您的验证码是：{}。请不要把验证码泄露给其他人。"
 AUTH_405 = "API ID 或 API KEY 不正确"
+
+
+@pytest.fixture
+def database_url(database_url: str, migrated_sqlite) -> str:
+    """Each test's database is a clone of one migrated file (conftest.migrated_sqlite): no Alembic per test."""
+    return migrated_sqlite(database_url)
 
 
 def xml_answer(root: str, code: int, msg: str, key: str, value: str) -> bytes:

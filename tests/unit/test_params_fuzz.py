@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, quote_from_bytes
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -139,6 +140,13 @@ def test_multipart_round_trip(fields: dict[str, str]) -> None:
 
 
 # --- end to end through the ASGI app --------------------------------------------------------------
+
+
+@pytest.fixture
+def database_url(database_url: str, migrated_sqlite) -> str:
+    """The database is a clone of one migrated file (conftest.migrated_sqlite): no Alembic per test."""
+    return migrated_sqlite(database_url)
+
 
 XML_SHAPES = re.compile(
     rb'<\?xml version="1\.0" encoding="utf-8"\?>\n'
