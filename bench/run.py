@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import e2e_load  # bench/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 BIN = Path(sys.executable).parent
@@ -173,6 +175,94 @@ def submit_run(url: str, tmp: Path) -> dict[str, float]:
     return res
 
 
+E2E_MESSAGES = int(os.environ.get("BENCH_E2E_MESSAGES", "20000"))
+E2E_RATE = float(os.environ.get("BENCH_E2E_RATE", "1000"))
+E2E_PACED_S = float(os.environ.get("BENCH_E2E_PACED_S", "10"))
+
+
+def e2e_phases(port: int, creds: dict, receiver_port: int, tmp: Path) -> dict[str, float]:
+    """A burst of E2E_MESSAGES as fast as 64 connections go (throughput), then E2E_PACED_S seconds at
+    E2E_RATE msg/s (latency at a steady load); each counts the receipts that reach the receiver."""
+    res: dict[str, float] = {}
+    receiver = e2e_load.Receiver(receiver_port, E2E_MESSAGES, str(tmp / "burst.json"))
+    sent, t0, t1 = asyncio.run(e2e_load.submit(port, creds["account"], creds["apikey"], E2E_MESSAGES))
+    burst = e2e_load.summarise(sent, receiver.result(180), t0)
+    res.update({f"e2e_{k}": v for k, v in burst.items()})
+    res["e2e_submit_per_s"] = round(E2E_MESSAGES / (t1 - t0), 1)
+    paced_n = int(E2E_RATE * E2E_PACED_S)
+    receiver = e2e_load.Receiver(receiver_port, paced_n, str(tmp / "paced.json"))
+    sent, t0, _ = asyncio.run(
+        e2e_load.submit(port, creds["account"], creds["apikey"], paced_n, rate=E2E_RATE, first=E2E_MESSAGES)
+    )
+    paced = e2e_load.summarise(sent, receiver.result(180), t0)
+    res.update({"paced_rate": E2E_RATE, "paced_p50_ms": paced["p50_ms"], "paced_p99_ms": paced["p99_ms"]})
+    res["paced_receipts"] = paced["receipts"]
+    return res
+
+
+def e2e_run(url: str, tmp: Path, *, split: bool = True) -> dict[str, float]:
+    """``split``: the API in one process and ``hongyan worker all`` in another (the production layout, one per core);
+    else the workers run inside the API process (``HONGYAN_EMBEDDED_WORKERS``, the ``make run`` default)."""
+    env = {**hongyan_env(tmp, url), "HONGYAN_EMBEDDED_WORKERS": "false" if split else "true"}
+    creds = json.loads(cli(env, "account", "create", "bench", "--live", "--balance", "1000000000", "--json"))
+    cli(env, "signature", "add", creds["account"], "鸿雁", "--approve")
+    receiver_port, smsc_port, port = free_port(), free_port(), free_port()
+    cli(env, "account", "set", creds["account"], "--receipt-url", f"http://127.0.0.1:{receiver_port}/r")
+    cli(
+        env,
+        "channel",
+        "add",
+        "sim",
+        "--smpp",
+        f"127.0.0.1:{smsc_port}",
+        "--system-id",
+        "bench",
+        "--password",
+        "bench",
+        "--tps",
+        "50000",
+        "--window",
+        "200",
+    )
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hongyan.simulator",
+            "--port",
+            str(smsc_port),
+            "--control-port",
+            "-1",
+            "--system-id",
+            "bench",
+            "--password",
+            "bench",
+            "--dlr-delay",
+            "0.01",
+            "--window",
+            "200",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    procs = [subprocess.Popen([str(BIN / "hongyan"), "serve", "--port", str(port)], env=env, cwd=tmp)]
+    if split:
+        procs.append(subprocess.Popen([str(BIN / "hongyan"), "worker", "all"], env=env, cwd=tmp))
+    try:
+        wait_port(smsc_port, sim)
+        wait_port(port, procs[0])
+        time.sleep(1.5)  # the channel binds
+        res = e2e_phases(port, creds, receiver_port, Path(tmp))
+        res["rss_mb_e2e"] = round(sum(peak_rss_mb(p.pid) for p in procs), 1)
+    finally:
+        for p in procs:
+            p.terminate()
+        sim.terminate()
+        for p in procs:
+            p.wait(20)
+        sim.wait(10)
+    return res
+
+
 def pg_database() -> str | None:
     async def make() -> str | None:
         import asyncpg
@@ -226,6 +316,9 @@ def main() -> dict:
             "ratio_submit_to_baseline": round(s["rps"] / b["rps"], 3),
         }
     )
+    with tempfile.TemporaryDirectory(prefix="hongyan-bench-e2e-") as tmp:
+        log(f"end to end on SQLite: {E2E_MESSAGES} messages, simulator, receipts pushed to a local receiver")
+        result.update(e2e_run(f"sqlite+aiosqlite:///{tmp}/e2e.db", Path(tmp)))
     pg = pg_database()
     if pg:
         with tempfile.TemporaryDirectory(prefix="hongyan-bench-pg-") as tmp:
@@ -257,6 +350,11 @@ def write(result: dict) -> None:
         ("submit_stored_ratio", "messages stored / requests answered", "1.0"),
         ("rss_mb", "peak RSS of the server (MB)", ""),
         ("db_mb_per_million", "SQLite size per million messages (MB)", ""),
+        ("e2e_msgs_per_s", "end to end msg/s: submit → SMPP → DLR → receipt pushed", "≥ 3,000"),
+        ("e2e_p50_ms", "submit → receipt pushed p50 (ms)", ""),
+        ("e2e_p99_ms", "submit → receipt pushed p99 (ms)", "< 500"),
+        ("e2e_receipts", "receipts pushed of the burst", ""),
+        ("rss_mb_e2e", "peak RSS during end to end (MB)", ""),
         ("submit_rps_pg", "Submit/s, PostgreSQL", ""),
         ("submit_p99_ms_pg", "Submit p99 (ms), PostgreSQL", ""),
     ]

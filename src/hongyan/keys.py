@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -32,9 +33,14 @@ class KeyBox:
     def __init__(self, secret: str) -> None:
         digest = hashlib.sha256(secret.encode("utf-8")).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+        self._mac_key = hashlib.sha256(b"hongyan-mac:" + secret.encode("utf-8")).digest()
 
     def __repr__(self) -> str:
         return "KeyBox(***)"
+
+    def mac(self, label: str, data: str) -> str:
+        """HMAC-SHA256 (hex) of ``data`` under a key derived from the same secret, e.g. console CSRF tokens."""
+        return hmac.new(self._mac_key, f"{label}:{data}".encode(), hashlib.sha256).hexdigest()
 
     def encrypt(self, apikey: str) -> str:
         return self._fernet.encrypt(apikey.encode("ascii")).decode("ascii")

@@ -1,8 +1,22 @@
-"""Prometheus metrics (served at /metrics). Names are prefixed ``hongyan_``."""
+"""Prometheus metrics (served at /metrics). Names are prefixed ``hongyan_``.
+
+Several processes (``serve --workers N``, ``hongyan worker …`` with ``HONGYAN_METRICS_DIR``) share one
+multiprocess directory: :func:`enable_multiprocess` switches this process to it, :func:`render` then sums
+every process's files (``MultiProcessCollector``), and :func:`process_exit` drops a stopped process's live
+gauges.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import contextlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
+from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry()
 
@@ -17,8 +31,153 @@ CHANNEL_SUBMITS = Counter(
     "hongyan_channel_submits_total", "Submits by channel and outcome", ["channel", "outcome"], registry=REGISTRY
 )
 PUSHES = Counter("hongyan_pushes_total", "Push attempts by kind and outcome", ["kind", "outcome"], registry=REGISTRY)
-CHANNELS_UP = Gauge("hongyan_channels_available", "Channels bound and not throttled", registry=REGISTRY)
+CHANNELS_UP = Gauge(
+    "hongyan_channels_available",
+    "Channels bound and not throttled (summed over worker processes)",
+    registry=REGISTRY,
+    multiprocess_mode="livesum",
+)
+CHANNEL_INFLIGHT = Gauge(
+    "hongyan_channel_inflight",
+    "submit_sm in flight per channel; divide by hongyan_channel_window for the window use",
+    ["channel"],
+    registry=REGISTRY,
+    multiprocess_mode="livesum",
+)
+CHANNEL_WINDOW = Gauge(
+    "hongyan_channel_window",
+    "Window size per channel (summed over the processes bound to it)",
+    ["channel"],
+    registry=REGISTRY,
+    multiprocess_mode="livesum",
+)
+INTERRUPTED_SUBMITS = Counter(
+    "hongyan_interrupted_submits_total",
+    "Messages leased again after a worker died with their submit in flight (possible duplicates)",
+    registry=REGISTRY,
+)
+RECEIPT_TIMEOUTS = Counter(
+    "hongyan_receipt_timeouts_total", "Messages expired with no receipt within the bound", registry=REGISTRY
+)
+UNPARSED_DELIVERIES = Counter(
+    "hongyan_unparsed_deliveries_total", "deliver_sm that could not be parsed (kept)", ["channel"], registry=REGISTRY
+)
 
 
-def render() -> bytes:
-    return generate_latest(REGISTRY)
+_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> Path | None:
+    """The multiprocess directory this process writes to, if any."""
+    value = os.environ.get(_MULTIPROC_ENV)
+    return Path(value) if value else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # gone, or a number no pid can be
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_dead(path: Path) -> int:
+    """Remove the files of processes no longer running (a previous run's); returns how many."""
+    removed = 0
+    for f in path.glob("*.db"):
+        pid = f.stem.rpartition("_")[2]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
+                removed += 1
+    return removed
+
+
+def prepare_dir(path: Path) -> Path:
+    """Create the directory and clean what dead processes left (called by the process that starts a run)."""
+    path.mkdir(parents=True, exist_ok=True)
+    clean_dead(path)
+    return path
+
+
+def enable_multiprocess(path: Path) -> None:
+    """Write this process's metrics to ``path`` (idempotent). The environment variable is set too, so that
+    processes started from here (uvicorn's workers) write there from their first metric."""
+    path.mkdir(parents=True, exist_ok=True)
+    current = multiprocess_dir()
+    if current is not None and current.resolve() == path.resolve() and hasattr(values.ValueClass, "close_all_files"):
+        return
+    os.environ[_MULTIPROC_ENV] = str(path)
+    # prometheus_client picks its value class at import; hongyan's metrics were made before this call, so
+    # switch the class and make their values again (files keyed by this pid; a stale one is a dead pid's).
+    if hasattr(values.ValueClass, "close_all_files"):
+        values.ValueClass.close_all_files()
+    else:
+        values.ValueClass = values.MultiProcessValue()
+    for f in path.glob(f"*_{os.getpid()}.db"):
+        f.unlink()
+    for metric in [m for m in globals().values() if isinstance(m, MetricWrapperBase)]:
+        if metric._labelnames:  # children are made (with the current value class) on first .labels()
+            with metric._lock:
+                metric._metrics.clear()
+        else:
+            metric._metric_init()
+
+
+def process_exit() -> None:
+    """A process in multiprocess mode stops: its live gauges no longer count."""
+    path = multiprocess_dir()
+    if path is not None:
+        with contextlib.suppress(OSError):
+            mark_process_dead(os.getpid(), str(path))
+
+
+def render(extra: Iterable[Collector] = ()) -> bytes:
+    """The exposition text: this process's metrics, or every process's in multiprocess mode, plus ``extra``
+    collectors evaluated at scrape time (queue depths read from the database)."""
+    path = multiprocess_dir()
+    if path is None:
+        registry = REGISTRY
+        if not extra:
+            return generate_latest(REGISTRY)
+        registry = CollectorRegistry()
+        registry.register(_Forward(REGISTRY))
+    else:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, str(path))
+    for collector in extra:
+        registry.register(collector)
+    return generate_latest(registry)
+
+
+class _Forward(Collector):
+    def __init__(self, inner: CollectorRegistry) -> None:
+        self._inner = inner
+
+    def collect(self):
+        return self._inner.collect()
+
+
+class _Snapshot(Collector):
+    def __init__(self, families: list) -> None:
+        self._families = families
+
+    def collect(self):
+        return self._families
+
+
+def queue_depths(by_state: dict[str, int], pushes: int) -> Collector:
+    """Gauges read from the database at scrape time (the same in every process, so not summed)."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    open_ = GaugeMetricFamily(
+        "hongyan_messages_open",
+        "Messages per open state: accepted + queued is the dispatch queue, submitted awaits its receipt",
+        labels=["state"],
+    )
+    for state, n in by_state.items():
+        open_.add_metric([state], n)
+    pending = GaugeMetricFamily("hongyan_pushes_pending", "Pushes waiting in the outbox", value=pushes)
+    return _Snapshot([open_, pending])

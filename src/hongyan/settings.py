@@ -55,7 +55,39 @@ class Settings(BaseSettings):
     push_retry_window_s: float = Field(default=86_400.0, description="Pushes are retried this long, then dead")
     push_per_host: int = Field(default=8, description="Concurrent pushes to one customer host")
     push_allow_private: bool = Field(default=True, description="Allow push URLs on private/loopback addresses")
-    db_pool_size: int = 10
+    push_lease_s: float = Field(
+        default=60.0, description="A push worker's lease on a push (renewed while in flight); a killed worker's return"
+    )
+    db_pool_size: int = Field(default=10, description="Connections kept open per engine and process")
+    db_max_overflow: int = Field(default=10, description="Extra connections a process may open under load")
+    db_pool_timeout_s: float = Field(default=30.0, description="Wait for a free pooled connection, then fail")
+    db_statement_timeout_s: float = Field(
+        default=30.0, description="PostgreSQL statement_timeout of every connection (0 = none)"
+    )
+    sqlite_busy_timeout_ms: int = Field(default=10_000, description="SQLite busy_timeout: wait for a locked database")
+    dispatch_lease_s: float = Field(
+        default=60.0, description="A dispatcher's lease on a message; a dead dispatcher's messages return after it"
+    )
+    receipt_timeout_s: float = Field(
+        default=72 * 3600.0, description="A submitted message with no receipt after this is expired and refunded"
+    )
+    receipt_sweep_s: float = Field(default=60.0, description="How often the dispatcher looks for overdue receipts")
+    throttle_failover_s: float = Field(
+        default=3.0,
+        description="A channel held back (throttled by the SMSC, or its TPS queue backed up) longer than this takes "
+        "no new messages while backed up, and messages waiting on it move to another channel (0 = never)",
+    )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="Prometheus multiprocess directory shared by this machine's processes "
+        "(serve --workers N uses var_dir/metrics when unset)",
+    )
+    console_session_ttl_s: int = Field(default=8 * 3600, description="Console sessions expire after this")
+    console_secure_cookies: bool = Field(
+        default=False, description="Mark console cookies Secure even on plain HTTP (production behind TLS)"
+    )
+    console_login_max_failures: int = Field(default=5, description="Failed console logins per user+IP per window")
+    console_login_window_s: int = Field(default=900, description="Window of the console login rate limit")
     log_level: str = "info"
     log_json: bool = True
 

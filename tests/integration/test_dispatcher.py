@@ -184,3 +184,17 @@ async def test_no_channel_retries_then_fails_with_refund(platform, live) -> None
     await _stop(d, intake, routes)
     assert set(states.values()) == {"failed"} and d.stats.retried >= 10
     assert await _ledger_ok(platform, live) == before
+
+
+def test_router_falls_back_to_a_throttled_channel_only_when_none_is_available() -> None:
+    primary, backup = FakeCarrier("p"), FakeCarrier("b")
+    router = Router([Route(primary, frozenset({"mobile"})), Route(backup, frozenset({"mobile"}), "backup")])
+    assert router.pick("mobile") is primary and router.available_elsewhere("mobile", exclude=frozenset({"p"}))
+    primary.available = False  # throttled past the bound, still bound
+    primary.connected = True
+    assert router.pick("mobile") is backup
+    backup.available = False  # the backup is down too: a throttled channel beats the retry schedule
+    assert router.pick("mobile") is primary
+    assert not router.available_elsewhere("mobile", exclude=frozenset({"p"}))
+    primary.connected = False
+    assert router.pick("mobile") is None

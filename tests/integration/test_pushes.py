@@ -24,12 +24,20 @@ FAST = PushPolicy(base_s=0.05, window_s=2.0, jitter=0.0, timeout_s=2.0)
 
 
 class Receiver:
-    """A real HTTP server: answers from a script per smsid (default 'success'), records every push."""
+    """A real HTTP server: answers from a script (default 'success'), records every push.
+
+    Form pushes are kept by smsid in ``got``; every request's headers and body in ``raw``. ``delay_s`` slows each
+    answer; while ``hold`` is set (cleared) requests wait for it, which lets a test count concurrent requests.
+    """
 
     def __init__(self) -> None:
         self.port = free_port()
         self.got: dict[str, list[dict[str, str]]] = defaultdict(list)
-        self.script: list[tuple[int, bytes]] = []
+        self.raw: list[tuple[dict[str, str], bytes]] = []
+        self.script: list[tuple[int, bytes] | tuple[int, bytes, list[tuple[bytes, bytes]]]] = []
+        self.delay_s = 0.0
+        self.hold: threading.Event | None = None
+        self.active = self.max_active = 0
         self.server: uvicorn.Server | None = None
         self.thread: threading.Thread | None = None
 
@@ -42,14 +50,32 @@ class Receiver:
         body = b""
         while True:
             msg = await receive()
+            if msg["type"] == "http.disconnect":  # the sender died mid-request: nothing was received
+                return
             body += msg.get("body", b"")
             if not msg.get("more_body"):
                 break
-        fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
-        self.got[fields.get("smsid", "")].append(fields)
-        status, answer = self.script.pop(0) if self.script else (200, b"success\n")
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        self.raw.append((headers, body))
+        if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
+            self.got[fields.get("smsid", "")].append(fields)
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            while self.hold is not None and not self.hold.is_set():
+                await asyncio.sleep(0.005)
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+        finally:
+            self.active -= 1
+        status, answer, *extra = self.script.pop(0) if self.script else (200, b"success\n")
+        out_headers = [(b"content-type", b"text/plain"), *(extra[0] if extra else [])]
+        await send({"type": "http.response.start", "status": status, "headers": out_headers})
         await send({"type": "http.response.body", "body": answer})
+
+    def received(self) -> int:
+        return len(self.raw)
 
     def start(self) -> None:
         self.server = uvicorn.Server(
@@ -157,11 +183,56 @@ async def test_dead_letter_and_replay(platform, live, receiver) -> None:
 
 
 async def test_redirects_are_not_followed(platform, live, receiver) -> None:
-    receiver.script = [(302, b"")]
-    d, intake, routes, pusher, smsids = await _pipeline(platform, live, receiver.url, 1)
-    await _wait(lambda: len(receiver.got.get(smsids[0], [])) == 2)
-    await pusher.stop()
-    await _stop(d, intake, routes)
+    """A 3xx is a failed attempt: the pusher never goes where it points, on another host or the same one."""
+    other = Receiver()
+    other.start()
+    try:
+        elsewhere = f"http://127.0.0.1:{other.port}/stolen"
+        receiver.script = [(302, b"", [(b"location", elsewhere.encode())]), (307, b"", [(b"location", b"/again")])]
+        d, intake, routes, pusher, smsids = await _pipeline(platform, live, receiver.url, 1)
+        await _wait(lambda: len(receiver.got.get(smsids[0], [])) == 3)  # 302, 307, then 'success'
+        await pusher.stop()
+        await _stop(d, intake, routes)
+    finally:
+        other.stop()
+    assert other.received() == 0
+    assert [h.get("content-type") for h, _ in receiver.raw] == ["application/x-www-form-urlencoded"] * 3
+    async with platform.engines.read.connect() as conn:
+        row = (await conn.execute(select(outbox.c.state, outbox.c.attempts))).one()
+    assert row.state == "delivered" and row.attempts == 3
+
+
+async def test_per_host_limit_and_a_slow_host_stalls_no_one(platform, live, receiver) -> None:
+    """A host gets at most ``per_host`` pushes at once; while it hangs, another host's pushes go through."""
+    from hongyan.store import outbox as outbox_store
+    from hongyan.store.accounts import get_account
+
+    fast = Receiver()
+    fast.start()
+    receiver.hold = threading.Event()  # the slow customer: answers nothing until released
+    policy = PushPolicy(base_s=0.05, window_s=30.0, jitter=0.0, timeout_s=20.0, per_host=3, host_backlog=6)
+    pusher = Pusher(platform.engines.write, skip_locked=not platform.engines.is_sqlite, policy=policy, poll_s=0.01)
+    try:
+        async with platform.engines.write.begin() as conn:
+            account_id = (await get_account(conn, live.account)).id
+            rows = [(account_id, "receipt", f"slow{i}", receiver.url, {"smsid": f"slow{i}"}) for i in range(20)]
+            rows += [(account_id, "receipt", f"fast{i}", fast.url, {"smsid": f"fast{i}"}) for i in range(20)]
+            await outbox_store.enqueue(conn, rows)
+        await pusher.start()
+        await _wait(lambda: fast.received() == 20)
+        assert receiver.received() == 3 and receiver.max_active == 3  # the slow host: per_host, no more
+        receiver.hold.set()
+        await _wait(lambda: receiver.received() == 20)
+        await pusher.stop()
+    finally:
+        receiver.hold.set()
+        fast.stop()
+    assert receiver.max_active == 3 and fast.max_active <= 3
+    assert sorted(receiver.got) == sorted(f"slow{i}" for i in range(20))
+    assert all(len(v) == 1 for v in receiver.got.values()) and all(len(v) == 1 for v in fast.got.values())
+    async with platform.engines.read.connect() as conn:
+        states = [r.state for r in await conn.execute(select(outbox.c.state))]
+    assert states == ["delivered"] * 40
 
 
 def test_ssrf_guard() -> None:

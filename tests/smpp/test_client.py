@@ -9,7 +9,7 @@ import time
 import pytest
 
 from hongyan.simulator import Simulator
-from hongyan.smpp import BindError, ChannelDown, DeliverEvent, SubmitError
+from hongyan.smpp import BindError, ChannelDown, Congested, DeliverEvent, SubmitError
 from hongyan.smpp.constants import (
     DATA_CODING_UCS2,
     ESM_CLASS_UDHI,
@@ -140,6 +140,37 @@ async def test_throttled_for_too_long_is_a_transient_error(make_client: ClientFa
             await client.submit("1069", "13500000001", "second")
         assert info.value.status == ESME_RTHROTTLED and info.value.permanent is False
         assert sim.stats.submits == 1
+    finally:
+        await sim.stop()
+
+
+async def test_held_back_submit_moves_only_when_another_channel_can_take_it(make_client: ClientFactory) -> None:
+    sim = Simulator(system_id=SYSTEM_ID, password=PASSWORD, max_tps=0.01)  # one token, then ~never
+    await sim.start()
+    try:
+        client = await make_client(sim.port, throttle_min_s=0.02, throttle_max_s=0.05, congestion_settle_s=0.05)
+        await client.submit("1069", "13500000000", "first")
+        assert client.congested_for() == 0 and not client.held_back()
+        asked: list[bool] = []
+        allow = False
+
+        def elsewhere() -> bool:
+            asked.append(allow)
+            return allow
+
+        waiting = asyncio.create_task(
+            client.submit("1069", "13500000001", "second", move_after_s=0.1, elsewhere=elsewhere)
+        )
+        await until(lambda: len(asked) >= 2, what="the bound to pass and the question to be asked again")
+        assert not waiting.done() and client.congested_for() > 0.1  # nowhere else to go: it keeps waiting
+        allow = True
+        with pytest.raises(Congested):
+            await waiting
+        assert sim.stats.submits == 1  # the SMSC never accepted the second: safe to send it elsewhere
+        # the SMSC recovers: the next submit goes through and the congestion episode ends
+        sim.configure(max_tps=None)
+        await client.submit("1069", "13500000002", "third")
+        await until(lambda: client.congested_for() == 0, what="the congestion to settle")
     finally:
         await sim.stop()
 

@@ -121,19 +121,3 @@ async def handle(scope, receive, send, *, international: bool) -> None:
         }
     )
     await send({"type": "http.response.body", "body": answer.body})
-
-
-class CompatMiddleware:
-    """Serves /webservice/sms.php and isms.php before the rest of the stack (the hot path stays short)."""
-
-    def __init__(self, app, *, paths: dict[str, bool]) -> None:
-        self.app = app
-        self.paths = paths  # path → international
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "POST"):
-            international = self.paths.get(scope["path"])
-            if international is not None:
-                await handle(scope, receive, send, international=international)
-                return
-        await self.app(scope, receive, send)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -12,6 +12,14 @@ class OutMessage:
     smsid: str
     mobile: str
     content: str
+    # Awaited by the channel right before the first byte of this message leaves for the carrier (once per
+    # submit call); raising ``LeaseLost`` (or anything) means: do not send. Channels that cannot tell the
+    # moment may ignore it (then a crash mid-submit is not flagged as a possible duplicate).
+    before_send: Callable[[], Awaitable[None]] | None = field(default=None, compare=False, repr=False)
+    # Asked by a channel whose submit of this message has waited (throttled, backed up) past its failover bound:
+    # True when another channel could take the message now, so giving up here loses no time. Channels that do
+    # not hold messages back may ignore it.
+    elsewhere: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +41,25 @@ class InReply:
     received_at: int
 
 
+class LeaseLost(Exception):
+    """The dispatcher no longer holds this message (another worker took it over): it must not be sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class InUnparsed:
+    """A deliver_sm/data_sm the channel could not understand, with its raw fields (kept for the operator)."""
+
+    command: str
+    source_addr: str
+    destination_addr: str
+    esm_class: int
+    data_coding: int
+    payload: bytes
+    tlvs: dict[str, str]
+    reason: str
+    received_at: int
+
+
 class Transient(Exception):
     """Try again later or elsewhere: channel down, throttled, timed out."""
 
@@ -47,6 +74,7 @@ class Permanent(Exception):
 
 ReceiptSink = Callable[[str, InReceipt], Awaitable[None]]  # (channel name, receipt); returns once durable
 ReplySink = Callable[[str, InReply], Awaitable[None]]
+UnparsedSink = Callable[[str, InUnparsed], Awaitable[None]]
 
 
 class Channel(Protocol):
@@ -57,7 +85,13 @@ class Channel(Protocol):
         """Bound and not throttled beyond the failover bound."""
         ...
 
-    async def start(self, on_receipt: ReceiptSink, on_reply: ReplySink) -> None: ...
+    # Optional: ``connected`` (bound, throttled or not). The router falls back to a connected channel when none
+    # is available, rather than leaving the message to the retry schedule; channels without it count as
+    # connected when available.
+
+    async def start(
+        self, on_receipt: ReceiptSink, on_reply: ReplySink, on_unparsed: UnparsedSink | None = None
+    ) -> None: ...
 
     async def submit(self, msg: OutMessage) -> tuple[str, ...]:
         """Send; returns one carrier message id per part. Raises Transient or Permanent."""

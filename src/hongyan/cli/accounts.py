@@ -10,6 +10,7 @@ from rich.table import Table
 from hongyan.cli._common import console, emit, run
 from hongyan.domain.states import AccountState, ReviewState
 from hongyan.services import accounts as svc
+from hongyan.services import review
 
 account_app = typer.Typer(help="Accounts: create, top up, freeze, configure.", no_args_is_help=True)
 signature_app = typer.Typer(help="Signatures (签名): add and review.", no_args_is_help=True)
@@ -104,13 +105,16 @@ def signature_add(
 
 @signature_app.command("approve")
 def signature_approve(signature_id: int) -> None:
-    run(lambda p: svc.review_signature(p, signature_id, ReviewState.APPROVED))
+    run(lambda p: review.review_signature(p, signature_id, ReviewState.APPROVED))
     console.print(f"signature {signature_id}: approved")
 
 
 @signature_app.command("reject")
-def signature_reject(signature_id: int, reason: Annotated[str, typer.Option()] = "") -> None:
-    run(lambda p: svc.review_signature(p, signature_id, ReviewState.REJECTED, reason or None))
+def signature_reject(
+    signature_id: int, reason: Annotated[str, typer.Option(help="Shown to the customer")] = ""
+) -> None:
+    """Reject with a reason (required)."""
+    run(lambda p: review.review_signature(p, signature_id, ReviewState.REJECTED, reason))
     console.print(f"signature {signature_id}: rejected")
 
 
@@ -132,13 +136,14 @@ def template_list(
 
 @template_app.command("approve")
 def template_approve(template_id: int) -> None:
-    run(lambda p: svc.review_template(p, template_id, ReviewState.APPROVED))
+    run(lambda p: review.review_template(p, template_id, ReviewState.APPROVED))
     console.print(f"template {template_id}: approved")
 
 
 @template_app.command("reject")
-def template_reject(template_id: int, reason: Annotated[str, typer.Option()] = "") -> None:
-    run(lambda p: svc.review_template(p, template_id, ReviewState.REJECTED, reason or None))
+def template_reject(template_id: int, reason: Annotated[str, typer.Option(help="Pushed to the customer")] = "") -> None:
+    """Reject with a reason (required); the review push carries it."""
+    run(lambda p: review.review_template(p, template_id, ReviewState.REJECTED, reason))
     console.print(f"template {template_id}: rejected")
 
 

@@ -10,8 +10,9 @@ import typer
 from hongyan.cli._common import console, run
 from hongyan.cli.accounts import account_app, signature_app, template_app
 from hongyan.cli.channels import channel_app
+from hongyan.cli.console_users import console_app
 from hongyan.cli.policy import blacklist_app, limits_app, package_app, words_app
-from hongyan.cli.pushes import push_app
+from hongyan.cli.pushes import push_app, webhook_app
 from hongyan.cli.worker import worker_app
 from hongyan.settings import Settings
 
@@ -27,7 +28,9 @@ app.add_typer(words_app, name="words")
 app.add_typer(limits_app, name="limits")
 app.add_typer(package_app, name="package")
 app.add_typer(push_app, name="push")
+app.add_typer(webhook_app, name="webhook")
 app.add_typer(worker_app, name="worker")
+app.add_typer(console_app, name="console")
 
 
 @db_app.command("upgrade")
@@ -67,6 +70,11 @@ def _serve(host: str | None, port: int | None, workers: int) -> None:
     if workers > 1:
         # Several API processes accept; background work runs in `hongyan worker …` processes.
         os.environ["HONGYAN_EMBEDDED_WORKERS"] = "false"
+        # Prometheus multiprocess mode: every worker writes its own files there, /metrics sums them all.
+        from hongyan.metrics import prepare_dir
+
+        metrics_dir = prepare_dir(settings.metrics_dir or settings.var_dir / "metrics")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
         console.print("API only in these processes: run `hongyan worker all` beside them")
         serve_workers(host or settings.host, port or settings.port, workers)
     else:

@@ -24,6 +24,10 @@ async def _run(dispatch: bool, push: bool) -> None:
 
     settings = Settings()
     setup_logging(settings.log_level, settings.log_json)
+    if settings.metrics_dir is not None:  # beside `serve`: its /metrics then shows this process's metrics too
+        from hongyan import metrics
+
+        metrics.enable_multiprocess(settings.metrics_dir)  # `serve` cleans it when a run starts
     platform = await Platform.open(settings)
     workers = Workers(platform, dispatch=dispatch, push=push)
     stop = asyncio.Event()
@@ -38,6 +42,9 @@ async def _run(dispatch: bool, push: bool) -> None:
     finally:
         await workers.stop()  # in-flight submits and pushes finish, outcomes are recorded
         await platform.close()
+        from hongyan.metrics import process_exit
+
+        process_exit()
 
 
 @worker_app.command("dispatch")

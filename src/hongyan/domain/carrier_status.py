@@ -15,6 +15,8 @@ class StatusInfo:
     state: MessageState
 
 
+RECEIPT_TIMEOUT = "HY:TIMEOUT"
+
 _EXACT: dict[str, tuple[str, str, MessageState]] = {
     "DELIVRD": ("已送达手机", "无需处理", MessageState.DELIVERED),
     "UNDELIV": ("无法送达（号码状态异常、停机、空号等）", "核实号码是否正确、是否停机", MessageState.UNDELIVERED),
@@ -32,6 +34,12 @@ _EXACT: dict[str, tuple[str, str, MessageState]] = {
     "MK:0029": ("用户已停机（移动）", "核实号码", MessageState.UNDELIVERED),
     "DB:0141": ("黑名单号码（运营商）", "号码被运营商列入黑名单，勿重试", MessageState.REJECTED),
     "IB:0008": ("网关流控或拥塞", "稍后重试", MessageState.UNDELIVERED),
+    # hongyan's own: no receipt within HONGYAN_RECEIPT_TIMEOUT_S of the submit (the receipt sweeper)
+    RECEIPT_TIMEOUT: (
+        "超时未收到运营商状态报告（状态未知，可能已送达）",
+        "已按失败退还计费；如需核实请联系客服",
+        MessageState.EXPIRED,
+    ),
 }
 
 _FAMILIES: dict[str, tuple[str, str]] = {

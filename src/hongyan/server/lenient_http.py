@@ -23,6 +23,8 @@ never raise anything but :class:`HeadError`.
 
 from __future__ import annotations
 
+import asyncio
+
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -174,8 +176,47 @@ def _sniff_length(head: bytes) -> int:
     return int(value) if value.isdigit() else 0
 
 
+class CoalescingTransport:
+    """A transport whose writes within one event-loop iteration leave in one ``write``.
+
+    uvicorn writes the response head and body separately: two send(2) calls and two TCP segments per small
+    answer. Joining them costs one ``call_soon`` and saves a system call and a segment per request (most of
+    the time spent in uvicorn's ``send`` on the Submit path). Everything else is passed through.
+    """
+
+    __slots__ = ("_loop", "_pending", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self._transport, name)
+
+
 class LenientHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol behind a request-head normaliser (see the module docstring)."""
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -14,6 +14,7 @@ from hongyan.domain.states import AccountState, LedgerKind, ReviewState
 from hongyan.domain.templates import slot_count
 from hongyan.keys import new_api_id, new_api_key
 from hongyan.pipeline.auth import ip_in
+from hongyan.services import review
 from hongyan.services.platform import Platform
 from hongyan.store import accounts as store
 from hongyan.store.accounts import NotFound
@@ -137,24 +138,9 @@ async def add_signature(
     return sig_id
 
 
-async def review_signature(platform: Platform, sig_id: int, state: ReviewState, reason: str | None = None) -> None:
-    async with platform.engines.write.begin() as conn:
-        await store.review_signature(conn, sig_id, state, reason)
-    platform.accounts.invalidate()
-
-
-async def review_template(platform: Platform, tpl_id: int, state: ReviewState, reason: str | None = None) -> None:
-    """Approve or reject; the template review push (SPEC §4) is queued in the same transaction."""
-    from hongyan.domain.pushes import template_fields
-    from hongyan.store import outbox
-
-    async with platform.engines.write.begin() as conn:
-        account_id = await store.review_template(conn, tpl_id, state, reason)
-        url = await store.template_url(conn, account_id)
-        if url and state is not ReviewState.PENDING:
-            fields = template_fields(template_id=tpl_id, approved=state is ReviewState.APPROVED, reason=reason)
-            await outbox.enqueue(conn, [(account_id, "template", str(tpl_id), url, fields)])
-    platform.accounts.invalidate()
+# Reviews live in hongyan.services.review (shared by the CLI and the console); kept here for callers.
+review_signature = review.review_signature
+review_template = review.review_template
 
 
 async def list_templates(platform: Platform, state: str | None = None) -> list[dict[str, Any]]:

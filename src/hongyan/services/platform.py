@@ -13,7 +13,7 @@ from hongyan.policy.counters import Counters, counters_for
 from hongyan.policy.state import PolicyState
 from hongyan.settings import Settings
 from hongyan.store import accounts as account_store
-from hongyan.store.db import Engines, create_engines, upgrade_async
+from hongyan.store.db import Engines, PoolConfig, create_engines, upgrade_async
 from hongyan.store.messages import MessageWriter, committer_for
 from hongyan.store.nodes import claim_node
 
@@ -86,7 +86,7 @@ class Platform:
     async def open(cls, settings: Settings, *, migrate: bool = True, writer: bool = True) -> Platform:
         if migrate:
             await upgrade_async(settings.database_url)
-        engines = create_engines(settings.database_url, pool_size=settings.db_pool_size)
+        engines = create_engines(settings.database_url, pool=PoolConfig.from_settings(settings))
         platform = cls(settings, engines, load_keybox(settings))
         if writer:
             platform.smsids = SmsIdGenerator(await claim_node(engines.write))

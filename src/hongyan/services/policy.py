@@ -51,13 +51,18 @@ async def blacklist_list(platform: Platform, api_id: str | None, kind: str | Non
         return await blacklist_store.entries(conn, await _account_id(conn, api_id), kind)
 
 
-def read_word_file(path: Path) -> list[str]:
+def parse_words(text: str) -> list[str]:
+    """One word a line; blank lines and # comments skipped (the CLI's file import and the console's upload)."""
     words = []
-    for line in path.read_text(encoding="utf-8-sig").splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             words.append(line)
     return words
+
+
+def read_word_file(path: Path) -> list[str]:
+    return parse_words(path.read_text(encoding="utf-8-sig"))
 
 
 async def words_import(platform: Platform, path: Path) -> tuple[int, int]:

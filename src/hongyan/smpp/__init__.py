@@ -7,7 +7,7 @@ and ``receipts`` are the codec pieces both use.
 from hongyan.smpp.client import DeliverEvent, MoMessage, SmppClient
 from hongyan.smpp.constants import THROTTLING_STATUSES, is_permanent, status_name
 from hongyan.smpp.encoding import SplitMessage, count_parts, split_text
-from hongyan.smpp.errors import BindError, ChannelDown, RequestTimeout, SmppError, SubmitError
+from hongyan.smpp.errors import BindError, ChannelDown, Congested, RequestTimeout, SmppError, SubmitError
 from hongyan.smpp.pdu import PduError
 from hongyan.smpp.receipts import Receipt, build_receipt_text, message_id_aliases, parse_receipt_text
 from hongyan.smpp.server import BindRequest, SmppServer
@@ -18,6 +18,7 @@ __all__ = [
     "BindError",
     "BindRequest",
     "ChannelDown",
+    "Congested",
     "DeliverEvent",
     "MoMessage",
     "PduError",

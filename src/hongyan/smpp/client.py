@@ -4,6 +4,10 @@
 submits with a token bucket and a window of in-flight submit_sm, backs off and retries on ESME_RTHROTTLED /
 ESME_RMSGQFUL, splits long text into UDH parts, and turns deliver_sm (receipts and MO) into ``DeliverEvent``
 calls whose deliver_sm_resp goes out only after the callback has returned (so the callback can persist first).
+
+It also tells how long it has been *congested* — submits held back continuously by throttling answers or a
+backed-up TPS bucket (``congested_for``) — and a submit can be told to give up waiting after a bound when another
+channel could take it (``move_after_s`` + ``elsewhere``: ``Congested``, raised only while no part was accepted).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import inspect
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -29,7 +34,7 @@ from hongyan.smpp.constants import (
     Tag,
 )
 from hongyan.smpp.encoding import Concat, Reassembler, UdhError, decode_text, parse_udh, split_text
-from hongyan.smpp.errors import BindError, ChannelDown, SmppError, SubmitError
+from hongyan.smpp.errors import BindError, ChannelDown, Congested, SmppError, SubmitError
 from hongyan.smpp.pdu import (
     BindReceiver,
     BindTransceiver,
@@ -74,6 +79,7 @@ class DeliverEvent:
     receipt: Receipt | None = None
     mo: MoMessage | None = None
     raw: bytes = b""
+    pdu: DeliverSm | DataSm | None = None  # the PDU itself (its fields are kept when it cannot be understood)
 
     @property
     def kind(self) -> Literal["receipt", "mo", "unparsed"]:
@@ -82,6 +88,17 @@ class DeliverEvent:
 
 DeliverCallback = Callable[[DeliverEvent], Awaitable[None] | None]
 BoundCallback = Callable[[bool], None]
+
+_RECHECK_S = 0.1  # past its bound, a waiting submit asks again this often whether another channel can take it
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    """When a waiting submit may give up: after ``deadline`` (loop time), if ``elsewhere()`` says yes."""
+
+    started: float
+    deadline: float
+    elsewhere: Callable[[], bool]
 
 
 class SmppClient:
@@ -112,6 +129,7 @@ class SmppClient:
         throttle_min_s: float = 0.05,
         throttle_max_s: float = 2.0,
         max_throttle_wait_s: float | None = 60.0,
+        congestion_settle_s: float = 1.0,
         name: str | None = None,
     ) -> None:
         if bind not in _BIND_PDUS:
@@ -131,6 +149,7 @@ class SmppClient:
         self.reconnect_min_s, self.reconnect_max_s = reconnect_min_s, reconnect_max_s
         self.throttle_min_s, self.throttle_max_s = throttle_min_s, throttle_max_s
         self.max_throttle_wait_s = max_throttle_wait_s
+        self.congestion_settle_s = congestion_settle_s
         self.name = name or f"smpp:{system_id}@{host}:{port}"
         self.last_error: BaseException | None = None
         self.bound_event = asyncio.Event()
@@ -151,6 +170,10 @@ class SmppClient:
         self._ref = random.randrange(256)
         self._throttle = ThrottleControl(self._bucket, tps, throttle_min_s, throttle_max_s)
         self._reassembler = Reassembler()
+        # congestion: submits waiting for their turn now, since when they have been held back without a break
+        self._backlog = 0
+        self._behind_since: float | None = None
+        self._last_behind = float("-inf")
 
     # ------------------------------------------------------------------------------------------- lifecycle
     @property
@@ -164,6 +187,34 @@ class SmppClient:
     @property
     def inflight(self) -> int:
         return self._session.inflight if self._session is not None else 0
+
+    @property
+    def backlog(self) -> int:
+        """Submits waiting for their turn now (throttling pause or TPS bucket)."""
+        return self._backlog
+
+    def held_back(self, now: float | None = None) -> bool:
+        """True while a new submit would have to wait: others are queued, or a throttling pause is on."""
+        now = _now() if now is None else now
+        return self._backlog > 0 or self._throttle.pause_until > now
+
+    def congested_for(self, now: float | None = None) -> float:
+        """Seconds submits have been held back without a break (throttling answers or a queue at the TPS bucket);
+        0 when not. The episode ends once nothing waits and no throttling answer came for ``congestion_settle_s``."""
+        now = _now() if now is None else now
+        self._settle(now)
+        return 0.0 if self._behind_since is None else now - self._behind_since
+
+    def _settle(self, now: float) -> None:
+        quiet_since = max(self._last_behind, self._throttle.pause_until)
+        if self._behind_since is not None and self._backlog == 0 and now - quiet_since > self.congestion_settle_s:
+            self._behind_since = None
+
+    def _note_behind(self, now: float) -> None:
+        self._settle(now)
+        if self._behind_since is None:
+            self._behind_since = now
+        self._last_behind = now
 
     async def start(self) -> None:
         """Start connecting and binding in the background (returns at once; see :meth:`wait_bound`)."""
@@ -286,12 +337,22 @@ class SmppClient:
         *,
         registered_delivery: bool = True,
         data_coding: int | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+        move_after_s: float | None = None,
+        elsewhere: Callable[[], bool] | None = None,
     ) -> list[str]:
         """Send ``text`` (all its parts, in order); returns one SMSC message id per part.
+
+        ``before_send`` is awaited once, holding a window slot, right before the first submit_sm is written (the
+        dispatcher makes "this may reach the carrier now" durable there); an exception from it sends nothing.
 
         Raises ``SubmitError`` when the SMSC refuses a part (``permanent`` tells whether to give up), and
         ``ChannelDown`` when not bound or the connection went away (``maybe_sent``/``accepted`` tell how far it
         got). Throttling answers are retried here after a back-off, up to ``max_throttle_wait_s``.
+
+        With ``move_after_s`` and ``elsewhere``: once this submit has waited for its turn (throttling, TPS bucket)
+        longer than ``move_after_s`` and ``elsewhere()`` is true, it raises ``Congested`` — only while the SMSC has
+        accepted no part of it, so sending it elsewhere duplicates nothing.
         """
         if self.bind_type == "receiver":
             raise SmppError("a receiver bind cannot submit")
@@ -301,6 +362,10 @@ class SmppClient:
         src_ton = self.source_ton if self.source_ton is not None else (0 if src.isdigit() else 5)
         src_npi = self.source_npi if self.source_npi is not None else (0 if not src.isdigit() else 1)
         ids: list[str] = []
+        move = None
+        if move_after_s is not None and elsewhere is not None:
+            started = asyncio.get_running_loop().time()
+            move = _Move(started, started + move_after_s, elsewhere)
         for short in shorts:
             pdu = SubmitSm(
                 source_addr_ton=src_ton,
@@ -314,23 +379,79 @@ class SmppClient:
                 data_coding=split.data_coding,
                 short_message=short,
             )
-            ids.append(await self._submit_part(pdu, ids))
+            ids.append(await self._submit_part(pdu, ids, before_send, move if not ids else None))
+            before_send = None
         return ids
 
-    async def _submit_part(self, pdu: SubmitSm, accepted: list[str]) -> str:
+    async def _request(
+        self, session: SmppSession, pdu: SubmitSm, before_send: Callable[[], Awaitable[None]] | None
+    ) -> Pdu:
+        if before_send is None:
+            return await session.request(pdu)
+        await session.acquire()
+        try:
+            await before_send()
+        except BaseException:
+            session.release()
+            raise
+        return await session.send_request(pdu)
+
+    async def _wait_turn(self, move: _Move | None) -> None:
+        """Wait out a throttling pause and take a TPS token; while waiting, the submit counts as backlog."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._throttle.pause_until <= now and self._bucket.try_acquire():
+            return
+        self._note_behind(now)
+        self._backlog += 1
+        try:
+            while (pause := self._throttle.pause_until - loop.time()) > 0:
+                await self._wait_or_move(asyncio.sleep(pause), move)
+            await self._wait_or_move(self._bucket.acquire(), move)
+        finally:
+            self._backlog -= 1
+            self._last_behind = loop.time()
+
+    @staticmethod
+    async def _wait_or_move(waiting: Awaitable[None], move: _Move | None) -> None:
+        if move is None:
+            await waiting
+            return
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(waiting)
+        try:
+            while True:
+                now = loop.time()
+                if now >= move.deadline and move.elsewhere():
+                    raise Congested(now - move.started)
+                done, _ = await asyncio.wait({task}, timeout=max(move.deadline - now, _RECHECK_S))
+                if done:
+                    task.result()
+                    return
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _submit_part(
+        self,
+        pdu: SubmitSm,
+        accepted: list[str],
+        before_send: Callable[[], Awaitable[None]] | None = None,
+        move: _Move | None = None,
+    ) -> str:
         loop = asyncio.get_running_loop()
         first_throttle: float | None = None
         while True:
-            now = loop.time()
-            if self._throttle.pause_until > now:
-                await asyncio.sleep(self._throttle.pause_until - now)
-            await self._bucket.acquire()
+            await self._wait_turn(move)
             session = self._session
             if session is None or not self.bound_event.is_set():
                 raise ChannelDown("not bound", maybe_sent=False, accepted=tuple(accepted))
             sent_at = loop.time()
             try:
-                resp = await session.request(pdu)
+                resp = await self._request(session, pdu, before_send)
+                before_send = None  # once per message, not again for a throttled retry of the same part
             except ChannelDown as exc:
                 raise type(exc)(str(exc), maybe_sent=exc.maybe_sent, accepted=tuple(accepted)) from exc
             status = resp.status
@@ -341,6 +462,7 @@ class SmppClient:
             if status in THROTTLING_STATUSES:
                 self.stats["throttled"] += 1
                 now = loop.time()
+                self._note_behind(now)
                 first_throttle = now if first_throttle is None else first_throttle
                 if self.max_throttle_wait_s is not None and now - first_throttle > self.max_throttle_wait_s:
                     self.stats["submit_errors"] += 1
@@ -378,7 +500,7 @@ class SmppClient:
                 log.warning("%s: unparseable receipt %r", self.name, raw[:200])
             else:
                 self.stats["receipts"] += 1
-            return DeliverEvent(pdu.source_addr, pdu.destination_addr, receipt=receipt, raw=raw)
+            return DeliverEvent(pdu.source_addr, pdu.destination_addr, receipt=receipt, raw=raw, pdu=pdu)
         concat: Concat | None = None
         payload = raw
         if pdu.esm_class & ESM_CLASS_UDHI:
@@ -407,3 +529,11 @@ class SmppClient:
 
 
 _SAR_TAGS = (Tag.SAR_MSG_REF_NUM, Tag.SAR_TOTAL_SEGMENTS, Tag.SAR_SEGMENT_SEQNUM)
+
+
+def _now() -> float:
+    """The event loop's clock (the one ``ThrottleControl`` uses), or the same monotonic clock outside a loop."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()

@@ -5,6 +5,8 @@
   ``BindError``: the SMSC refused the bind (``status``: ESME_RINVPASWD, ESME_RINVSYSID, ESME_RBINDFAIL, …).
   ``SubmitError``: the SMSC answered a submit with an error ``status``; ``permanent`` says whether retrying
   can ever help.
+  ``Congested``: a submit waited its turn (TPS bucket, throttling back-off) past its bound and was given up
+  before anything of it was accepted (safe to send elsewhere).
   ``ChannelDown``: no bound connection, or the connection was lost with the request in flight.
   ``maybe_sent`` tells whether the SMSC may have received it (the outcome is unknown: resubmitting may
   duplicate); ``RequestTimeout`` is the same when no response came in time.
@@ -50,6 +52,15 @@ class SubmitError(SmppError):
         self.accepted = accepted
         kind = "permanent" if self.permanent else "transient"
         super().__init__(f"submit refused: {status_name(status)} ({kind})")
+
+
+class Congested(SmppError):
+    """A submit gave up waiting for its turn (TPS bucket, throttling back-off) after ``waited_s``; no part of it
+    was accepted by the SMSC, so it may go elsewhere without a duplicate."""
+
+    def __init__(self, waited_s: float) -> None:
+        super().__init__(f"throttled or backed up for {waited_s:.1f}s")
+        self.waited_s = waited_s
 
 
 class ChannelDown(SmppError):

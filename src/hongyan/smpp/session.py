@@ -236,6 +236,10 @@ class SmppSession(asyncio.Protocol):
                 self._release()  # the slot was handed to us as we were cancelled: pass it on
             raise
 
+    def release(self) -> None:
+        """Give back a slot taken with :meth:`acquire` that will not be used for a request."""
+        self._release()
+
     def _release(self) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()

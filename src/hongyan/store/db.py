@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from alembic import command
@@ -22,7 +22,7 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(u.database)
 
 
-def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
+def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool, busy_timeout_ms: int = 10_000) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_conn, _record) -> None:  # pragma: no cover - exercised by every sqlite test
         # Let SQLAlchemy, not the driver, emit BEGIN, so a writer can take the lock up front.
@@ -31,7 +31,7 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk (WAL fsync) before the client hears "accepted"; group commit pays for it.
         cur.execute("PRAGMA synchronous=FULL")
-        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
@@ -56,17 +56,57 @@ class Engines:
             await self.read.dispose()
 
 
-def create_engines(url: str, *, pool_size: int = 10) -> Engines:
+@dataclass(frozen=True)
+class PoolConfig:
+    """Connection pool and timeouts of one process (from the ``HONGYAN_DB_*`` settings)."""
+
+    size: int = 10
+    max_overflow: int = 10
+    timeout_s: float = 30.0
+    statement_timeout_s: float = 30.0  # PostgreSQL only; 0 = none
+    sqlite_busy_timeout_ms: int = 10_000
+
+    @classmethod
+    def from_settings(cls, settings) -> PoolConfig:
+        return cls(
+            size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            timeout_s=settings.db_pool_timeout_s,
+            statement_timeout_s=settings.db_statement_timeout_s,
+            sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        )
+
+
+def create_engines(url: str, *, pool_size: int | None = None, pool: PoolConfig | None = None) -> Engines:
+    pool = pool or PoolConfig()
+    if pool_size is not None:
+        pool = replace(pool, size=pool_size, max_overflow=pool_size)
     path = _sqlite_path(url)
     if make_url(url).drivername.startswith("sqlite"):
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        write = create_async_engine(url, pool_size=1, max_overflow=4)
-        read = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
-        _sqlite_pragmas(write, immediate=True)
-        _sqlite_pragmas(read, immediate=False)
+        # One writer connection at a time is all SQLite allows; the overflow only queues at the file lock.
+        # One write connection per process: SQLite has one writer at a time anyway, and queueing for the pool
+        # (asyncio, FIFO) is far cheaper than SQLite's busy handler; the message committer takes the same slot.
+        write = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=max(pool.timeout_s, 60))
+        read = create_async_engine(
+            url, pool_size=pool.size, max_overflow=pool.max_overflow, pool_timeout=pool.timeout_s
+        )
+        _sqlite_pragmas(write, immediate=True, busy_timeout_ms=pool.sqlite_busy_timeout_ms)
+        _sqlite_pragmas(read, immediate=False, busy_timeout_ms=pool.sqlite_busy_timeout_ms)
         return Engines(read=read, write=write, is_sqlite=True)
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    connect_args: dict = {}
+    if pool.statement_timeout_s > 0:
+        # Server side: a runaway query (or a lock wait) is cancelled by PostgreSQL and its locks released.
+        connect_args["server_settings"] = {"statement_timeout": str(int(pool.statement_timeout_s * 1000))}
+    engine = create_async_engine(
+        url,
+        pool_size=pool.size,
+        max_overflow=pool.max_overflow,
+        pool_timeout=pool.timeout_s,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
     return Engines(read=engine, write=engine, is_sqlite=False)
 
 

@@ -3,6 +3,11 @@
 Every state change is one conditional UPDATE (``… WHERE smsid = ? AND state = ?``) plus an append-only
 ``message_events`` row, done for a whole batch at a time. A final failure refunds the message's segments
 (ledger row + balance) in the same transaction as the state change.
+
+Carrier ids are stored canonical (``hongyan.domain.carrier_ids``) and a receipt is matched under its id and
+the id's other-base spellings (hex ↔ decimal). Before a submit_sm may leave, the dispatcher durably marks the
+message (``mark_submitting``); a message leased again with that mark set was in flight when its worker died
+(see docs/decisions/0002-submit-crash-window.md).
 """
 
 from __future__ import annotations
@@ -14,14 +19,25 @@ from dataclasses import dataclass
 from sqlalchemy import and_, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hongyan.domain.carrier_status import describe
+from hongyan.domain.carrier_ids import canonical_id, id_aliases, lookup_order
+from hongyan.domain.carrier_status import RECEIPT_TIMEOUT, describe
 from hongyan.domain.pushes import receipt_fields
 from hongyan.domain.states import LedgerKind
 from hongyan.domain.states import MessageState as S
 from hongyan.domain.transitions import FAILED_FINAL, IllegalTransition, check
 from hongyan.store import outbox
 from hongyan.store.clock import now_ms
-from hongyan.store.tables import accounts, carrier_ids, ledger, message_events, messages, pending_receipts
+from hongyan.store.tables import (
+    accounts,
+    carrier_ids,
+    ledger,
+    message_events,
+    messages,
+    pending_receipts,
+    unparsed_deliveries,
+)
+
+INTERRUPTED = "resent after an interrupted submit (possible duplicate at the carrier)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +50,12 @@ class DueMessage:
     content: str
     attempts: int
     channel: str | None
+    submit_started_at: int | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        """A previous worker may have handed this message to a carrier before it died (the in-flight window)."""
+        return self.submit_started_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +83,7 @@ _DUE_COLUMNS = (
     messages.c.content,
     messages.c.attempts,
     messages.c.channel,
+    messages.c.submit_started_at,
 )
 
 
@@ -97,6 +120,9 @@ async def lease_due(
         first = [r for r in rows if r.attempts == 1]
         if first:
             await _events(conn, [(r.smsid, S.ACCEPTED, S.QUEUED, None) for r in first], now)
+        interrupted = [r for r in rows if r.interrupted]
+        if interrupted:  # not a transition: an audit note that this message may reach the carrier twice
+            await _events(conn, [(r.smsid, S.QUEUED, S.QUEUED, INTERRUPTED) for r in interrupted], now)
     rows.sort(key=lambda r: r.id)
     return rows
 
@@ -113,6 +139,7 @@ async def record_submitted(engine: AsyncEngine, owner: str, done: Sequence[Submi
     receipts that arrived before the submit was recorded. Returns the smsids that were recorded."""
     if not done:
         return []
+    done = [Submitted(d.smsid, d.channel, tuple(canonical_id(c) for c in d.carrier_ids)) for d in done]
     now = now_ms()
     async with engine.begin() as conn:
         held = {
@@ -145,7 +172,7 @@ async def record_submitted(engine: AsyncEngine, owner: str, done: Sequence[Submi
             ],
         )
         await _events(conn, [(d.smsid, S.QUEUED, S.SUBMITTED, d.channel) for d in rows], now)
-        keys = [(d.channel, cid) for d in rows for cid in d.carrier_ids]
+        keys = [(d.channel, key) for d in rows for cid in d.carrier_ids for key in lookup_order(cid)]
         early = list(
             await conn.execute(
                 select(pending_receipts).where(
@@ -179,8 +206,26 @@ async def record_retry(engine: AsyncEngine, owner: str, smsids: Iterable[str], n
                 next_attempt_at=next_at,
                 last_error=error[:500],
                 updated_at=now_ms(),
+                submit_started_at=None,
             )
         )
+
+
+async def mark_submitting(engine: AsyncEngine, owner: str, smsids: Sequence[str], now: int | None = None) -> set[str]:
+    """Durably note that these messages' submit_sm may leave now; returns the smsids this owner still holds
+    (the others must not be sent: another worker has them)."""
+    if not smsids:
+        return set()
+    now = now or now_ms()
+    held: set[str] = set()
+    async with engine.begin() as conn:
+        for i in range(0, len(smsids), 500):
+            chunk = list(smsids[i : i + 500])
+            res = await conn.execute(
+                update(messages).where(*_held(owner, chunk)).values(submit_started_at=now).returning(messages.c.smsid)
+            )
+            held.update(r.smsid for r in res)
+    return held
 
 
 async def record_failed(engine: AsyncEngine, owner: str, smsids: Iterable[str], state: S, error: str) -> list[str]:
@@ -216,27 +261,13 @@ async def record_failed(engine: AsyncEngine, owner: str, smsids: Iterable[str], 
 
 async def _push_receipts(conn: AsyncConnection, rows: Sequence[tuple[str, int, str, str]], now: int) -> None:
     """Outbox rows for the receipt pushes of final messages, in the transaction of the state change."""
-    if not rows:
-        return
-    urls = {
-        r.id: r.receipt_url
-        for r in await conn.execute(
-            select(accounts.c.id, accounts.c.receipt_url).where(accounts.c.id.in_({a for _, a, _, _ in rows}))
-        )
-        if r.receipt_url
-    }
-    await outbox.enqueue(
+    await outbox.enqueue_events(
         conn,
         [
-            (
-                account_id,
-                "receipt",
-                smsid,
-                urls[account_id],
-                receipt_fields(mobile=mobile, smsid=smsid, stat=stat, at_ms=now),
+            outbox.Event(
+                account_id, "receipt", smsid, receipt_fields(mobile=mobile, smsid=smsid, stat=stat, at_ms=now), now
             )
             for smsid, account_id, mobile, stat in rows
-            if account_id in urls
         ],
     )
 
@@ -268,42 +299,65 @@ async def apply_receipts(engine: AsyncEngine, receipts: Sequence[ReceiptIn]) -> 
         await _apply(conn, receipts, now_ms())
 
 
-async def _apply(conn: AsyncConnection, receipts: Sequence[ReceiptIn], now: int) -> None:
-    keys = [(r.channel, r.carrier_msg_id) for r in receipts]
-    known = {
-        (row.channel, row.carrier_msg_id): row.smsid
+async def _resolve(
+    conn: AsyncConnection, receipts: Sequence[ReceiptIn]
+) -> tuple[list[tuple[ReceiptIn, str]], list[ReceiptIn]]:
+    """Split receipts into (matched with their smsid, unknown); a matched receipt carries the stored spelling.
+
+    The receipt's own spelling is tried first, then the other-base spellings; a submit still waiting for its
+    receipt wins over one that already has a status (a repeated receipt), so an id that means different
+    messages in the two bases goes to the one that is open.
+    """
+    receipts = [ReceiptIn(r.channel, canonical_id(r.carrier_msg_id), r.stat, r.err, r.done_at) for r in receipts]
+    keys = list({(r.channel, key) for r in receipts for key in lookup_order(r.carrier_msg_id)})
+    known: dict[tuple[str, str], tuple[str, bool]] = {}  # (channel, id) → (smsid, still waiting for a receipt)
+    for i in range(0, len(keys), 500):
         for row in await conn.execute(
-            select(carrier_ids.c.channel, carrier_ids.c.carrier_msg_id, carrier_ids.c.smsid).where(
-                tuple_(carrier_ids.c.channel, carrier_ids.c.carrier_msg_id).in_(keys)
+            select(carrier_ids.c.channel, carrier_ids.c.carrier_msg_id, carrier_ids.c.smsid, carrier_ids.c.stat).where(
+                tuple_(carrier_ids.c.channel, carrier_ids.c.carrier_msg_id).in_(keys[i : i + 500])
             )
-        )
-    }
-    matched = [r for r in receipts if (r.channel, r.carrier_msg_id) in known]
-    unknown = [r for r in receipts if (r.channel, r.carrier_msg_id) not in known]
+        ):
+            known[(row.channel, row.carrier_msg_id)] = (row.smsid, row.stat is None)
+    matched: list[tuple[ReceiptIn, str]] = []
+    unknown: list[ReceiptIn] = []
+    for r in receipts:
+        found = [key for key in lookup_order(r.carrier_msg_id) if (r.channel, key) in known]
+        if not found:
+            unknown.append(r)
+            continue
+        best = next((key for key in found if known[(r.channel, key)][1]), found[0])
+        matched.append((ReceiptIn(r.channel, best, r.stat, r.err, r.done_at), known[(r.channel, best)][0]))
+    return matched, unknown
+
+
+async def _apply(conn: AsyncConnection, receipts: Sequence[ReceiptIn], now: int) -> None:
+    matched, unknown = await _resolve(conn, receipts)
     if unknown:
-        await conn.execute(
-            insert(pending_receipts),
-            [
+        rows = []
+        for r in unknown:
+            alts = id_aliases(r.carrier_msg_id)
+            rows.append(
                 {
                     "channel": r.channel,
                     "carrier_msg_id": r.carrier_msg_id,
+                    "carrier_msg_id_alt1": alts[0] if alts else None,
+                    "carrier_msg_id_alt2": alts[1] if len(alts) > 1 else None,
                     "stat": r.stat,
                     "err": r.err,
                     "done_at": r.done_at,
                     "received_at": now,
                 }
-                for r in unknown
-            ],
-        )
+            )
+        await conn.execute(insert(pending_receipts), rows)
     if not matched:
         return
     await conn.execute(
         update(carrier_ids)
         .where(carrier_ids.c.channel == bindparam("b_ch"), carrier_ids.c.carrier_msg_id == bindparam("b_id"))
         .values(stat=bindparam("b_stat"), err=bindparam("b_err")),
-        [{"b_ch": r.channel, "b_id": r.carrier_msg_id, "b_stat": r.stat, "b_err": r.err} for r in matched],
+        [{"b_ch": r.channel, "b_id": r.carrier_msg_id, "b_stat": r.stat, "b_err": r.err} for r, _ in matched],
     )
-    smsids = sorted({known[(r.channel, r.carrier_msg_id)] for r in matched})
+    smsids = sorted({smsid for _, smsid in matched})
     parts: dict[str, list[tuple[int, str | None]]] = defaultdict(list)
     for row in await conn.execute(
         select(carrier_ids.c.smsid, carrier_ids.c.part, carrier_ids.c.stat).where(carrier_ids.c.smsid.in_(smsids))
@@ -382,7 +436,11 @@ async def reconcile_pending(engine: AsyncEngine, limit: int = 1000) -> int:
                     carrier_ids,
                     and_(
                         carrier_ids.c.channel == pending_receipts.c.channel,
-                        carrier_ids.c.carrier_msg_id == pending_receipts.c.carrier_msg_id,
+                        or_(
+                            carrier_ids.c.carrier_msg_id == pending_receipts.c.carrier_msg_id,
+                            carrier_ids.c.carrier_msg_id == pending_receipts.c.carrier_msg_id_alt1,
+                            carrier_ids.c.carrier_msg_id == pending_receipts.c.carrier_msg_id_alt2,
+                        ),
                     ),
                 )
                 .order_by(pending_receipts.c.id)
@@ -392,6 +450,67 @@ async def reconcile_pending(engine: AsyncEngine, limit: int = 1000) -> int:
         )
         if not rows:
             return 0
+        rows = list({r.id: r for r in rows}.values())  # a row joined under two spellings comes once
         await conn.execute(pending_receipts.delete().where(pending_receipts.c.id.in_([r.id for r in rows])))
         await _apply(conn, [ReceiptIn(r.channel, r.carrier_msg_id, r.stat, r.err, r.done_at) for r in rows], now_ms())
     return len(rows)
+
+
+async def expire_overdue(
+    engine: AsyncEngine, *, timeout_ms: int, skip_locked: bool, limit: int = 500, now: int | None = None
+) -> list[str]:
+    """submitted → expired for messages whose receipt has not come within ``timeout_ms`` of the submit: refund,
+    receipt push (stat ``HY:TIMEOUT``), one batch per call. A receipt arriving later changes nothing."""
+    now = now or now_ms()
+    pick = (
+        select(messages.c.smsid)
+        .where(messages.c.state == S.SUBMITTED.value, messages.c.submitted_at < now - timeout_ms)
+        .order_by(messages.c.submitted_at)
+        .limit(limit)
+    )
+    if skip_locked:
+        pick = pick.with_for_update(skip_locked=True)
+    async with engine.begin() as conn:
+        smsids = [r.smsid for r in await conn.execute(pick)]
+        if not smsids:
+            return []
+        return await finish(conn, [(s, S.EXPIRED, RECEIPT_TIMEOUT) for s in smsids], now)
+
+
+@dataclass(frozen=True, slots=True)
+class UnparsedIn:
+    channel: str
+    command: str
+    source_addr: str
+    destination_addr: str
+    esm_class: int
+    data_coding: int
+    payload_hex: str
+    tlvs: str  # JSON
+    reason: str
+    received_at: int
+
+
+async def store_unparsed(engine: AsyncEngine, rows: Sequence[UnparsedIn]) -> None:
+    """Keep deliver_sm/data_sm nobody could understand, for the operator (``unparsed_deliveries``)."""
+    if not rows:
+        return
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(unparsed_deliveries),
+            [
+                {
+                    "channel": r.channel,
+                    "command": r.command,
+                    "source_addr": r.source_addr[:32],
+                    "destination_addr": r.destination_addr[:32],
+                    "esm_class": r.esm_class,
+                    "data_coding": r.data_coding,
+                    "payload_hex": r.payload_hex,
+                    "tlvs": r.tlvs,
+                    "reason": r.reason,
+                    "received_at": r.received_at,
+                }
+                for r in rows
+            ],
+        )

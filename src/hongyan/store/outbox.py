@@ -1,4 +1,8 @@
-"""The push outbox: rows written with the state change that causes them, delivered at least once."""
+"""The push outbox: rows written with the state change that causes them, delivered at least once.
+
+A row is either an ihuyi-style form push (``payload`` = the form fields as a JSON object) or a signed JSON
+webhook (``webhook_id`` set, ``payload`` = the exact body, signed afresh at each attempt).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ from typing import Any
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hongyan.domain import webhooks as wh
+from hongyan.store import webhooks
 from hongyan.store.clock import now_ms
-from hongyan.store.tables import outbox
+from hongyan.store.tables import accounts, outbox
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
@@ -26,6 +32,64 @@ class Push:
     fields: dict[str, str]
     attempts: int
     created_at: int
+    webhook_id: str | None = None
+    body: str | None = None  # a webhook's JSON body
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something an account hears about: a receipt, a reply (MO) or a template review."""
+
+    account_id: int
+    kind: str  # receipt | reply | template
+    ref: str  # smsid, reply id or template id
+    fields: dict[str, str]  # the ihuyi form fields (domain.pushes)
+    at_ms: int
+
+
+_FORM_URL = {"receipt": accounts.c.receipt_url, "reply": accounts.c.reply_url, "template": accounts.c.template_url}
+
+
+async def enqueue_events(conn: AsyncConnection, events: Sequence[Event]) -> None:
+    """Outbox rows for ``events`` inside the caller's transaction: the form push to the account's URL for the
+    kind, and the signed JSON webhook when the account has one that wants the event type."""
+    if not events:
+        return
+    ids = {e.account_id for e in events}
+    form_urls: dict[tuple[str, int], str] = {}
+    for kind in {e.kind for e in events}:
+        col = _FORM_URL[kind]
+        for r in await conn.execute(select(accounts.c.id, col.label("url")).where(accounts.c.id.in_(ids))):
+            if r.url:
+                form_urls[(kind, r.id)] = r.url
+    hooks = await webhooks.for_accounts(conn, ids)
+    now = now_ms()
+    rows: list[dict[str, Any]] = []
+    for e in events:
+        if url := form_urls.get((e.kind, e.account_id)):
+            rows.append(_row(e.account_id, e.kind, e.ref, url, json.dumps(e.fields, ensure_ascii=False), None, now))
+        hook = hooks.get(e.account_id)
+        if hook is not None:
+            event_type, body = wh.event_for(e.kind, e.ref, e.fields, e.at_ms)
+            if wh.wants(hook.events, event_type):
+                rows.append(_row(e.account_id, e.kind, e.ref, hook.url, body, wh.new_webhook_id(), now))
+    if rows:
+        await conn.execute(insert(outbox), rows)
+
+
+def _row(account_id: int, kind: str, ref: str, url: str, payload: str, webhook_id: str | None, now: int):
+    return {
+        "account_id": account_id,
+        "kind": kind,
+        "ref": ref,
+        "url": url,
+        "payload": payload,
+        "webhook_id": webhook_id,
+        "state": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 async def enqueue(conn: AsyncConnection, rows: Sequence[tuple[int, str, str, str, dict[str, str]]]) -> None:
@@ -34,30 +98,41 @@ async def enqueue(conn: AsyncConnection, rows: Sequence[tuple[int, str, str, str
         return
     now = now_ms()
     await conn.execute(
-        insert(outbox),
-        [
-            {
-                "account_id": a,
-                "kind": k,
-                "ref": r,
-                "url": u,
-                "payload": json.dumps(f, ensure_ascii=False),
-                "state": PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for a, k, r, u, f in rows
-        ],
+        insert(outbox), [_row(a, k, r, u, json.dumps(f, ensure_ascii=False), None, now) for a, k, r, u, f in rows]
     )
 
 
-async def lease(engine: AsyncEngine, *, owner: str, limit: int, lease_ms: int, skip_locked: bool) -> list[Push]:
+def _on_host(netloc: str):
+    """Rows whose URL is on ``netloc`` (the pusher's per-host key), http or https."""
+    return or_(
+        *(
+            cond
+            for scheme in ("http", "https")
+            for cond in (
+                outbox.c.url == f"{scheme}://{netloc}",
+                outbox.c.url.startswith(f"{scheme}://{netloc}/", autoescape=True),
+                outbox.c.url.startswith(f"{scheme}://{netloc}?", autoescape=True),
+            )
+        )
+    )
+
+
+async def lease(
+    engine: AsyncEngine,
+    *,
+    owner: str,
+    limit: int,
+    lease_ms: int,
+    skip_locked: bool,
+    skip_hosts: Sequence[str] = (),
+) -> list[Push]:
+    """Lease due rows (oldest first), counting the attempt; ``skip_hosts`` (busy hosts) are left for later."""
     now = now_ms()
     due = and_(
         outbox.c.state == PENDING,
         outbox.c.next_attempt_at <= now,
         or_(outbox.c.lease_expires_at.is_(None), outbox.c.lease_expires_at < now),
+        *(~_on_host(h) for h in skip_hosts),
     )
     pick = select(outbox.c.id).where(due).order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)
     if skip_locked:
@@ -75,14 +150,44 @@ async def lease(engine: AsyncEngine, *, owner: str, limit: int, lease_ms: int, s
             outbox.c.payload,
             outbox.c.attempts,
             outbox.c.created_at,
+            outbox.c.webhook_id,
         )
     )
     async with engine.begin() as conn:
         rows = list(await conn.execute(stmt))
     return [
-        Push(r.id, r.account_id, r.kind, r.ref, r.url, json.loads(r.payload), r.attempts, r.created_at)
+        Push(r.id, r.account_id, r.kind, r.ref, r.url, {}, r.attempts, r.created_at, r.webhook_id, r.payload)
+        if r.webhook_id
+        else Push(r.id, r.account_id, r.kind, r.ref, r.url, json.loads(r.payload), r.attempts, r.created_at)
         for r in sorted(rows, key=lambda r: r.id)
     ]
+
+
+async def renew(engine: AsyncEngine, owner: str, ids: Sequence[int], lease_ms: int) -> None:
+    """Extend this worker's leases on rows still in flight (queued behind a slow host's limit)."""
+    if ids:
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(list(ids)), outbox.c.lease_owner == owner, outbox.c.state == PENDING)
+                .values(lease_expires_at=now_ms() + lease_ms)
+            )
+
+
+async def release(engine: AsyncEngine, owner: str, ids: Sequence[int], delay_ms: int) -> None:
+    """Hand leased rows back untried (a host's backlog is full): not counted as an attempt."""
+    if ids:
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(list(ids)), outbox.c.lease_owner == owner)
+                .values(
+                    attempts=outbox.c.attempts - 1,
+                    next_attempt_at=now_ms() + delay_ms,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+            )
 
 
 async def record(

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hongyan.domain.pushes import reply_fields
 from hongyan.store import blacklist, outbox
 from hongyan.store.clock import now_ms
-from hongyan.store.tables import accounts, messages, replies
+from hongyan.store.tables import messages, replies
 
 UNSUBSCRIBE = {"TD", "T", "退订", "R", "N", "取消"}
 
@@ -49,8 +49,6 @@ async def store_reply(engine: AsyncEngine, *, channel: str, mobile: str, text: s
             return reply_id
         if is_unsubscribe(text):
             await blacklist.add(conn, national, account_id, "unsubscribe", f"reply {text.strip()}")
-        url = (await conn.execute(select(accounts.c.reply_url).where(accounts.c.id == account_id))).scalar_one()
-        if url:
-            fields = reply_fields(mobile=national, content=text, smsid=smsid, at_ms=at_ms)
-            await outbox.enqueue(conn, [(account_id, "reply", str(reply_id), url, fields)])
+        fields = reply_fields(mobile=national, content=text, smsid=smsid, at_ms=at_ms)
+        await outbox.enqueue_events(conn, [outbox.Event(account_id, "reply", str(reply_id), fields, at_ms)])
     return reply_id

@@ -111,9 +111,12 @@ messages = Table(
     Column("last_error", Text, nullable=True),
     Column("submitted_at", BigInteger, nullable=True),
     Column("done_at", BigInteger, nullable=True),
+    # 0008: set when this attempt's submit_sm may have left; a dead worker's message with it set was in flight
+    Column("submit_started_at", BigInteger, nullable=True),
     Index("ix_messages_account_id_created_at", "account_id", "created_at"),
     Index("ix_messages_mobile", "mobile"),
     Index("ix_messages_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_messages_created_at", "created_at"),  # 0006: system-wide charts and searches
 )
 
 ledger = Table(
@@ -256,6 +259,9 @@ pending_receipts = Table(
     Column("err", String(32), nullable=True),
     Column("done_at", BigInteger, nullable=True),
     Column("received_at", BigInteger, nullable=False),
+    # 0008: the same id spelled in the other base (hex ↔ decimal), see hongyan.domain.carrier_ids
+    Column("carrier_msg_id_alt1", String(64), nullable=True),
+    Column("carrier_msg_id_alt2", String(64), nullable=True),
     Index("ix_pending_receipts_channel", "channel", "carrier_msg_id"),
 )
 
@@ -279,6 +285,8 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("delivered_at", BigInteger, nullable=True),
+    # Set on a signed JSON webhook (0007): its Standard Webhooks id, stable across retries; payload is the body.
+    Column("webhook_id", String(40), nullable=True),
     Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ix_outbox_account_id", "account_id"),
 )
@@ -295,4 +303,100 @@ replies = Table(
     Column("channel", String(64), nullable=False),
     Column("received_at", BigInteger, nullable=False),
     Index("ix_replies_mobile", "mobile"),
+    Index("ix_replies_account_id_received_at", "account_id", "received_at"),  # 0006
+)
+
+# --- console (0005) --------------------------------------------------------------------------------
+
+# People who log into the web console; a customer user owns one account, an operator may have none.
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("phone", String(32), nullable=False, server_default=""),
+    Column("password_hash", Text, nullable=False),  # argon2id
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True),
+    Column("is_operator", Boolean, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Server-side sessions: the cookie holds a random token, the table only its SHA-256.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("console_users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_console_sessions_user_id", "user_id"),
+)
+
+# Failed console logins per username+IP, for the login rate limit (rows older than the window are pruned).
+console_login_failures = Table(
+    "console_login_failures",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_console_login_failures_key", "key", "at"),
+)
+
+# --- enterprise certification (0006) ---------------------------------------------------------------
+
+# One row per submission (the newest is the account's status): pending → approved | rejected (with reason).
+certifications = Table(
+    "certifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("company_name", String(100), nullable=False),
+    Column("licence_no", String(18), nullable=False),  # unified social credit code (统一社会信用代码)
+    Column("contact_name", String(50), nullable=False),
+    Column("contact_phone", String(32), nullable=False),
+    Column("state", String(16), nullable=False),  # pending | approved | rejected
+    Column("reason", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_certifications_account_id", "account_id"),
+    Index("ix_certifications_state", "state"),
+)
+
+# --- webhooks (0007) --------------------------------------------------------------------------------
+
+# Signed JSON webhooks (Standard Webhooks) of an account; secrets encrypted like API keys. During a rotation
+# the previous secret also signs until ``previous_until``.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret_enc", Text, nullable=False),
+    Column("previous_secret_enc", Text, nullable=True),
+    Column("previous_until", BigInteger, nullable=True),
+    Column("events", Text, nullable=False, server_default=""),  # comma-separated event types; empty = all
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# --- delivery robustness (0008) ---------------------------------------------------------------------
+
+# deliver_sm / data_sm that could not be understood (a receipt without id or stat): acknowledged to the SMSC
+# and kept here for the operator, never dropped silently.
+unparsed_deliveries = Table(
+    "unparsed_deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("command", String(16), nullable=False),  # deliver_sm | data_sm
+    Column("source_addr", String(32), nullable=False, server_default=""),
+    Column("destination_addr", String(32), nullable=False, server_default=""),
+    Column("esm_class", Integer, nullable=False, server_default="0"),
+    Column("data_coding", Integer, nullable=False, server_default="0"),
+    Column("payload_hex", Text, nullable=False, server_default=""),
+    Column("tlvs", Text, nullable=False, server_default="{}"),  # JSON: tag (hex) → value
+    Column("reason", Text, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Index("ix_unparsed_deliveries_received_at", "received_at"),
 )

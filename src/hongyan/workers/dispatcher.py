@@ -4,6 +4,15 @@ Outcomes are buffered and written every ``flush_s`` in one transaction per kind 
 failed), and the leases of messages still in flight are renewed, so a slow channel never lets a lease
 expire under a live worker. Any number of dispatchers can run on PostgreSQL (SKIP LOCKED leases); on
 SQLite run one.
+
+Right before a message's first submit_sm leaves (the channel calls ``OutMessage.before_send`` holding its window
+slot), the message is marked ``submit_started_at`` in a batched commit. If this worker dies, a message that is
+leased again with the mark set was in flight at the death: it is sent again (at-least-once for that window,
+never lost) with an audit event and a metric; every other message is sent exactly once. See
+docs/decisions/0002-submit-crash-window.md.
+
+A message that waits on a throttled or backed-up channel past its failover bound moves to another available
+channel (the channel asks ``OutMessage.elsewhere``); with none available it keeps waiting where it is.
 """
 
 from __future__ import annotations
@@ -19,10 +28,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hongyan.channels.base import OutMessage, Permanent, Transient
+from hongyan.channels.base import LeaseLost, OutMessage, Permanent, Transient
 from hongyan.domain.retry import RetryPolicy
 from hongyan.domain.states import MessageState as S
-from hongyan.metrics import CHANNEL_SUBMITS
+from hongyan.metrics import CHANNEL_SUBMITS, INTERRUPTED_SUBMITS
 from hongyan.store import delivery
 from hongyan.store.clock import now_ms
 from hongyan.store.tables import messages
@@ -38,6 +47,8 @@ class DispatcherStats:
     retried: int = 0
     failed: int = 0
     failovers: int = 0
+    interrupted: int = 0  # leased again after a dead worker had them in flight
+    lease_lost: int = 0
 
 
 @dataclass
@@ -81,6 +92,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._intents: list[tuple[str, asyncio.Future[bool]]] = []
+        self._intent_wake = asyncio.Event()
         self.stats = DispatcherStats()
 
     def wake(self) -> None:
@@ -91,6 +104,7 @@ class Dispatcher:
         self._tasks = [
             asyncio.create_task(self._lease_loop(), name="dispatcher-lease"),
             asyncio.create_task(self._flush_loop(), name="dispatcher-flush"),
+            asyncio.create_task(self._intent_loop(), name="dispatcher-intent"),
         ]
 
     async def stop(self) -> None:
@@ -122,6 +136,14 @@ class Dispatcher:
                 except Exception:
                     log.exception("lease failed")
             self.stats.leased += len(due)
+            interrupted = [m.smsid for m in due if m.interrupted]
+            if interrupted:
+                self.stats.interrupted += len(interrupted)
+                INTERRUPTED_SUBMITS.inc(len(interrupted))
+                log.warning(
+                    "resending messages a dead worker had in flight (possible duplicates)",
+                    extra={"count": len(interrupted), "smsids": interrupted[:20]},
+                )
             for m in due:
                 self._inflight[m.smsid] = asyncio.create_task(self._send(m))
             if len(due) < min(self._batch, max(room, 1)):
@@ -139,8 +161,21 @@ class Dispatcher:
                     break
                 if tried:
                     self.stats.failovers += 1
+                others = frozenset(tried | {channel.name})
                 try:
-                    ids = await channel.submit(OutMessage(m.smsid, m.mobile, m.content))
+                    ids = await channel.submit(
+                        OutMessage(
+                            m.smsid,
+                            m.mobile,
+                            m.content,
+                            before_send=lambda s=m.smsid: self._mark(s),
+                            elsewhere=lambda others=others: self.router.available_elsewhere(m.carrier, exclude=others),
+                        )
+                    )
+                except LeaseLost:
+                    self.stats.lease_lost += 1
+                    log.warning("lease lost before the submit; another worker has it", extra={"smsid": m.smsid})
+                    return
                 except Transient as exc:
                     CHANNEL_SUBMITS.labels(channel.name, "transient").inc()
                     tried.add(channel.name)
@@ -168,6 +203,33 @@ class Dispatcher:
             self._inflight.pop(m.smsid, None)
             if len(self._inflight) < self._max_inflight // 2:
                 self._wake.set()
+
+    async def _mark(self, smsid: str) -> None:
+        """Durably mark ``smsid`` as possibly at the carrier from now on (batched with its neighbours)."""
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._intents.append((smsid, fut))
+        self._intent_wake.set()
+        if not await fut:
+            raise LeaseLost(smsid)
+
+    async def _intent_loop(self) -> None:
+        while True:
+            await self._intent_wake.wait()
+            self._intent_wake.clear()
+            batch, self._intents = self._intents, []
+            if not batch:
+                continue
+            try:
+                held = await delivery.mark_submitting(self._engine, self.owner, [s for s, _ in batch])
+            except Exception as exc:
+                log.exception("marking submits failed; they will be retried")
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for smsid, fut in batch:
+                if not fut.done():
+                    fut.set_result(smsid in held)
 
     async def _flush_loop(self) -> None:
         renew_every = self._lease_ms / 3000

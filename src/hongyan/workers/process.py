@@ -22,7 +22,13 @@ class Workers:
         self.platform = platform
         self.delivery = DeliveryRuntime(platform) if dispatch else None
         self.pusher = (
-            Pusher(platform.engines.write, skip_locked=not platform.engines.is_sqlite, policy=push_policy(platform))
+            Pusher(
+                platform.engines.write,
+                skip_locked=not platform.engines.is_sqlite,
+                policy=push_policy(platform),
+                lease_ms=int(platform.settings.push_lease_s * 1000),
+                keybox=platform.keybox,
+            )
             if push
             else None
         )

@@ -1,9 +1,14 @@
 """The pusher: deliver outbox rows to customers' URLs, at least once, with backoff and a dead letter.
 
-Form POST (UTF-8) as the ihuyi pushes are; accepted only on a 2xx whose body is ``success``. Connections
-are pooled per host by httpx, and each host has its own concurrency limit, so one slow customer cannot
-stall the others. Redirects are not followed. Retries back off exponentially with jitter (default 1 min,
-2 min, 4 min … for 24 h), then the row is dead-lettered; ``hongyan push replay`` brings it back.
+Form POST (UTF-8) as the ihuyi pushes are; accepted only on a 2xx whose body is ``success``. Signed JSON
+webhooks (Standard Webhooks, ``domain.webhooks``) are signed at each attempt with the account's current
+secrets and accepted on any 2xx. Connections are pooled per host by httpx, and each host has its own
+concurrency limit and a bounded backlog (rows past it go back to the outbox untried), so one slow customer
+cannot stall the others. Leases on rows still in flight are renewed; a killed worker's rows return after
+``lease_ms``, so a push is delivered at least once: the receiver may see again the few that were sent but not
+yet recorded when the worker died (the in-flight window). Redirects are never followed. Retries back off
+exponentially with jitter (default 1 min, 2 min, 4 min … for 24 h), then the row is dead-lettered;
+``hongyan push replay`` brings it back.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import logging
 import os
 import random
 import socket
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -22,9 +28,11 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hongyan.domain import webhooks as wh
 from hongyan.domain.pushes import accepted
+from hongyan.keys import KeyBox
 from hongyan.metrics import PUSHES
-from hongyan.store import outbox
+from hongyan.store import outbox, webhooks
 from hongyan.store.clock import now_ms
 
 log = logging.getLogger(__name__)
@@ -37,6 +45,7 @@ class PushPolicy:
     jitter: float = 0.1
     timeout_s: float = 10.0
     per_host: int = 8
+    host_backlog: int = 64  # rows one host may hold leased (sending + waiting); more go back to the outbox
     allow_private: bool = True  # production mode turns this off (SSRF guard)
 
     def next_at(self, attempts: int, created_at: int, now: int) -> int | None:
@@ -82,15 +91,19 @@ class Pusher:
         skip_locked: bool,
         policy: PushPolicy | None = None,
         batch: int = 200,
+        max_inflight: int = 2_000,
         poll_s: float = 0.05,
         lease_ms: int = 60_000,
+        keybox: KeyBox | None = None,
     ) -> None:
         self._engine = engine
         self._skip_locked = skip_locked
         self.policy = policy or PushPolicy()
         self._batch = batch
+        self._max_inflight = max_inflight
         self._poll_s = poll_s
         self._lease_ms = lease_ms
+        self._keybox = keybox  # decrypts webhook secrets; without it webhook rows fail
         self.owner = f"{socket.gethostname()}:{os.getpid()}:push:{id(self):x}"
         self._client = httpx.AsyncClient(
             timeout=self.policy.timeout_s,
@@ -99,8 +112,9 @@ class Pusher:
             headers={"user-agent": "hongyan-push/1"},
         )
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._backlog: dict[str, int] = defaultdict(int)
         self._task: asyncio.Task[None] | None = None
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._inflight: dict[asyncio.Task[None], int] = {}  # task → outbox id
         self._delivered: list[int] = []
         self._failed: list[tuple[int, int | None, str]] = []
         self.stats = PusherStats()
@@ -119,27 +133,75 @@ class Pusher:
         await self._client.aclose()
 
     async def _run(self) -> None:
+        renew_every = self._lease_ms / 3000
+        renewed = asyncio.get_running_loop().time()
         while True:
+            pushes: list[outbox.Push] = []
             try:
                 await self._flush()
-                pushes = await outbox.lease(
-                    self._engine,
-                    owner=self.owner,
-                    limit=self._batch,
-                    lease_ms=self._lease_ms,
-                    skip_locked=self._skip_locked,
-                )
+                if asyncio.get_running_loop().time() - renewed > renew_every:
+                    await outbox.renew(self._engine, self.owner, list(self._inflight.values()), self._lease_ms)
+                    renewed = asyncio.get_running_loop().time()
+                room = min(self._batch, self._max_inflight - len(self._inflight))
+                if room > 0:
+                    pushes = await outbox.lease(
+                        self._engine,
+                        owner=self.owner,
+                        limit=room,
+                        lease_ms=self._lease_ms,
+                        skip_locked=self._skip_locked,
+                        skip_hosts=[h for h, n in self._backlog.items() if n >= self.policy.host_backlog],
+                    )
+                    pushes = await self._admit(pushes)
+                secrets = await self._secrets({p.account_id for p in pushes if p.webhook_id})
             except Exception:
-                log.exception("push lease failed")
-                pushes = []
+                log.exception("push lease failed")  # rows leased meanwhile come back when their lease ends
+                pushes, secrets = [], {}
             for push in pushes:
-                task = asyncio.create_task(self._deliver(push))
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
+                host = urlsplit(push.url).netloc
+                self._backlog[host] += 1
+                task = asyncio.create_task(self._deliver(push, secrets.get(push.account_id, [])))
+                self._inflight[task] = push.id
+                task.add_done_callback(lambda t, h=host: self._done(t, h))
             if not pushes:
                 await asyncio.sleep(self._poll_s)
             elif self._inflight:
                 await asyncio.wait(self._inflight, timeout=self._poll_s, return_when=asyncio.FIRST_COMPLETED)
+
+    def _done(self, task: asyncio.Task[None], host: str) -> None:
+        self._inflight.pop(task, None)
+        self._backlog[host] -= 1
+        if not self._backlog[host]:
+            del self._backlog[host]
+
+    async def _admit(self, pushes: list[outbox.Push]) -> list[outbox.Push]:
+        """Keep what each host's backlog has room for; hand the rest back to the outbox, untried."""
+        keep, back, room = [], [], {}
+        for p in pushes:
+            host = urlsplit(p.url).netloc
+            left = room.setdefault(host, self.policy.host_backlog - self._backlog.get(host, 0))
+            if left > 0:
+                room[host] = left - 1
+                keep.append(p)
+            else:
+                back.append(p.id)
+        if back:
+            await outbox.release(self._engine, self.owner, back, delay_ms=max(100, int(self._poll_s * 20_000)))
+        return keep
+
+    async def _secrets(self, account_ids: set[int]) -> dict[int, list[str]]:
+        """The secrets that sign each account's webhooks now: the current one, and the previous during a rotation."""
+        if not account_ids or self._keybox is None:
+            return {}
+        async with self._engine.connect() as conn:
+            hooks = await webhooks.for_accounts(conn, account_ids)
+        now = now_ms()
+        out: dict[int, list[str]] = {}
+        for account_id, hook in hooks.items():
+            out[account_id] = [self._keybox.decrypt(hook.secret_enc)]
+            if hook.previous_secret_enc and (hook.previous_until or 0) > now:
+                out[account_id].append(self._keybox.decrypt(hook.previous_secret_enc))
+        return out
 
     def _host(self, url: str) -> asyncio.Semaphore:
         host = urlsplit(url).netloc
@@ -148,13 +210,23 @@ class Pusher:
             sem = self._hosts[host] = asyncio.Semaphore(self.policy.per_host)
         return sem
 
-    async def _deliver(self, push: outbox.Push) -> None:
+    async def _send(self, push: outbox.Push, secrets: list[str]) -> httpx.Response:
+        if push.webhook_id is None:
+            return await self._client.post(push.url, data=push.fields)
+        body = push.body or ""
+        headers = wh.headers(secrets, push.webhook_id, int(time.time()), body)
+        return await self._client.post(push.url, content=body.encode("utf-8"), headers=headers)
+
+    async def _deliver(self, push: outbox.Push, secrets: list[str]) -> None:
         self.stats.attempts_by_ref[push.ref] += 1
         try:
             check_target(push.url, self.policy.allow_private)
+            if push.webhook_id is not None and not secrets:
+                raise UnsafeTarget("the account has no webhook secret any more (webhook removed)")
             async with self._host(push.url):
-                resp = await self._client.post(push.url, data=push.fields)
-            if accepted(resp.status_code, resp.content):
+                resp = await self._send(push, secrets)
+            ok = 200 <= resp.status_code < 300 if push.webhook_id else accepted(resp.status_code, resp.content)
+            if ok:
                 self._delivered.append(push.id)
                 PUSHES.labels(push.kind, "delivered").inc()
                 return
@@ -174,7 +246,7 @@ class Pusher:
             return
         try:
             await outbox.record(self._engine, self.owner, delivered, failed)
-        except Exception:
+        except BaseException:  # also a cancel (stop) mid-commit: the outcomes are recorded by the next flush
             self._delivered[:0], self._failed[:0] = delivered, failed
             raise
         self.stats.delivered += len(delivered)

@@ -1,16 +1,21 @@
-"""Receipt intake: channels hand in receipts; each is durable (group commit) before the channel acks it."""
+"""Receipt intake: channels hand in receipts; each is durable (group commit) before the channel acks it.
+The receipt sweeper ends messages whose receipt never came (``expired``, refunded, pushed)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hongyan.channels.base import InReceipt, InReply
+from hongyan.channels.base import InReceipt, InReply, InUnparsed
+from hongyan.metrics import RECEIPT_TIMEOUTS
 from hongyan.store import delivery
 from hongyan.store.batching import GroupCommit
+from hongyan.store.clock import now_ms
 from hongyan.store.replies import store_reply
 
 log = logging.getLogger(__name__)
@@ -53,3 +58,86 @@ class ReceiptIntake:
     async def on_reply(self, channel: str, reply: InReply) -> None:
         """Durable before the channel acknowledges it (like a receipt)."""
         await store_reply(self._engine, channel=channel, mobile=reply.mobile, text=reply.text, at_ms=reply.received_at)
+
+    async def on_unparsed(self, channel: str, pdu: InUnparsed) -> None:
+        """Kept for the operator (``unparsed_deliveries``) before the channel acknowledges it."""
+        await delivery.store_unparsed(
+            self._engine,
+            [
+                delivery.UnparsedIn(
+                    channel,
+                    pdu.command,
+                    pdu.source_addr,
+                    pdu.destination_addr,
+                    pdu.esm_class,
+                    pdu.data_coding,
+                    pdu.payload.hex(),
+                    json.dumps(pdu.tlvs, sort_keys=True),
+                    pdu.reason,
+                    pdu.received_at,
+                )
+            ],
+        )
+
+
+class ReceiptSweeper:
+    """Every ``every_s``: messages ``submitted`` longer than ``timeout_s`` with no receipt become ``expired``
+    (stat ``HY:TIMEOUT``), refunded and pushed, in batches (SKIP LOCKED on PostgreSQL, so any number of
+    dispatcher processes may sweep). ``clock`` returns Unix ms (tests pass a fast one)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        timeout_s: float,
+        every_s: float = 60.0,
+        skip_locked: bool,
+        batch: int = 500,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self._engine = engine
+        self._timeout_ms = int(timeout_s * 1000)
+        self._every_s = every_s
+        self._skip_locked = skip_locked
+        self._batch = batch
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+        self.expired = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="receipt-sweeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def sweep(self) -> int:
+        """Expire everything overdue now; returns how many."""
+        total = 0
+        while True:
+            done = await delivery.expire_overdue(
+                self._engine,
+                timeout_ms=self._timeout_ms,
+                skip_locked=self._skip_locked,
+                limit=self._batch,
+                now=self._clock(),
+            )
+            total += len(done)
+            if len(done) < self._batch:
+                break
+        if total:
+            RECEIPT_TIMEOUTS.inc(total)
+            self.expired += total
+            log.warning("messages expired without a receipt", extra={"count": total})
+        return total
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._every_s)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("receipt sweep failed")

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 
 from hongyan.channels.base import Channel
+from hongyan.metrics import CHANNEL_INFLIGHT, CHANNEL_WINDOW, CHANNELS_UP
 from hongyan.services.platform import Platform
 from hongyan.store import channels as channel_store
 from hongyan.store.channels import ChannelConfig
 from hongyan.workers.dispatcher import Dispatcher
-from hongyan.workers.receipts import ReceiptIntake
+from hongyan.workers.receipts import ReceiptIntake, ReceiptSweeper
 from hongyan.workers.routing import Route, Router
 
 log = logging.getLogger(__name__)
@@ -21,22 +23,34 @@ log = logging.getLogger(__name__)
 ChannelFactory = Callable[[ChannelConfig], Channel]
 
 
-def default_factory(config: ChannelConfig) -> Channel:
+def default_factory(config: ChannelConfig, *, failover_after_s: float | None = 3.0) -> Channel:
     if config.kind == "smpp":
         from hongyan.channels.smpp import SmppChannel
 
-        return SmppChannel(config)
+        return SmppChannel(config, failover_after_s=failover_after_s)
     raise ValueError(f"unknown channel kind {config.kind!r}")
 
 
 class DeliveryRuntime:
-    def __init__(self, platform: Platform, *, factory: ChannelFactory = default_factory, reload_s: float = 2.0) -> None:
+    def __init__(self, platform: Platform, *, factory: ChannelFactory | None = None, reload_s: float = 2.0) -> None:
         self.platform = platform
-        self._factory = factory
+        failover_s = platform.settings.throttle_failover_s
+        self._factory = factory or functools.partial(default_factory, failover_after_s=failover_s or None)
         self._reload_s = reload_s
         self.router = Router()
         self.intake = ReceiptIntake(platform.engines.write)
-        self.dispatcher = Dispatcher(platform.engines.write, self.router, skip_locked=not platform.engines.is_sqlite)
+        self.dispatcher = Dispatcher(
+            platform.engines.write,
+            self.router,
+            skip_locked=not platform.engines.is_sqlite,
+            lease_ms=int(platform.settings.dispatch_lease_s * 1000),
+        )
+        self.sweeper = ReceiptSweeper(
+            platform.engines.write,
+            timeout_s=platform.settings.receipt_timeout_s,
+            every_s=platform.settings.receipt_sweep_s,
+            skip_locked=not platform.engines.is_sqlite,
+        )
         self._channels: dict[str, tuple[ChannelConfig, Channel]] = {}
         self._version: tuple[int, int] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -45,6 +59,7 @@ class DeliveryRuntime:
         await self.intake.start()
         await self.reload()
         await self.dispatcher.start()
+        await self.sweeper.start()
         self._task = asyncio.create_task(self._reload_loop(), name="channel-reload")
 
     async def stop(self) -> None:
@@ -52,6 +67,7 @@ class DeliveryRuntime:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self.sweeper.stop()
         await self.dispatcher.stop()
         for _, channel in self._channels.values():
             await channel.stop()
@@ -65,6 +81,14 @@ class DeliveryRuntime:
                 await self.reload()
             except Exception:
                 log.exception("channel reload failed")
+            self.sample_metrics()
+
+    def sample_metrics(self) -> None:
+        """Channel gauges: how many are available, and per channel the window and the submits in flight."""
+        CHANNELS_UP.set(sum(1 for r in self.router.routes if r.channel.available))
+        for name, (config, channel) in self._channels.items():
+            CHANNEL_WINDOW.labels(name).set(config.window)
+            CHANNEL_INFLIGHT.labels(name).set(_inflight(channel))
 
     async def reload(self) -> None:
         """Start new and changed channels, stop removed and disabled ones, rebuild the routes."""
@@ -79,14 +103,24 @@ class DeliveryRuntime:
             if new is None or not new.enabled or new != old_config:
                 await channel.stop()
                 del self._channels[name]
+                CHANNEL_WINDOW.labels(name).set(0)
+                CHANNEL_INFLIGHT.labels(name).set(0)
                 log.info("channel stopped", extra={"channel": name})
         for name, config in configs.items():
             if config.enabled and name not in self._channels:
                 channel = self._factory(config)
-                await channel.start(self.intake.on_receipt, self.intake.on_reply)
+                await channel.start(self.intake.on_receipt, self.intake.on_reply, on_unparsed=self.intake.on_unparsed)
                 self._channels[name] = (config, channel)
                 log.info("channel started", extra={"channel": name})
         self.router.routes = [
             Route(ch, cfg.carriers, cfg.priority, cfg.group_name, cfg.weight) for cfg, ch in self._channels.values()
         ]
         self._version = version
+
+
+def _inflight(channel: Channel) -> int:
+    """Submits in flight on a channel that tells (the SMPP channel's client does), else 0."""
+    value = getattr(channel, "inflight", None)
+    if value is None:
+        value = getattr(getattr(channel, "_client", None), "inflight", 0)
+    return int(value) if isinstance(value, int) else 0

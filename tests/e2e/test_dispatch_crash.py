@@ -1,0 +1,215 @@
+"""Crash test: `hongyan worker dispatch` is killed with SIGKILL mid-burst and started again, against a
+`hongyan simulator` process; both are real processes on 127.0.0.1, the database is the test's (SQLite file, or
+PostgreSQL when the suite runs there).
+
+What the design guarantees (docs/decisions/0002-submit-crash-window.md), and what is asserted:
+- no accepted message is lost: every one ends in a final state;
+- every message that was not in flight at the kill (no ``submit_started_at`` mark without a recorded outcome)
+  reaches the carrier exactly once;
+- a message in flight at the kill reaches it at most twice, and is flagged by an audit event;
+- states, events, carrier ids and the ledger are consistent (one refund per failed message, balance == ledger).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+
+from hongyan.pipeline.context import SubmitRequest
+from hongyan.services import channels as channel_svc
+from hongyan.services.submit import submit
+from hongyan.store.accounts import get_account, ledger_sum
+from hongyan.store.delivery import INTERRUPTED
+from hongyan.store.tables import carrier_ids, ledger, message_events, messages, pending_receipts
+from tests.conftest import SIGNATURE
+from tests.support import free_port
+
+BIN = Path(sys.executable).parent
+N = 600
+FINAL = {"delivered", "undelivered", "expired", "rejected", "failed"}
+
+
+def _start(args: list[str], env: dict[str, str], cwd: Path, log_name: str) -> subprocess.Popen:
+    log = open(cwd / log_name, "ab")  # noqa: SIM115 - the child holds it; closed when the test ends
+    return subprocess.Popen([str(BIN / "hongyan"), *args], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _end(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+async def _until(check, what: str, timeout: float, *procs: subprocess.Popen):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        for p in procs:
+            assert p.poll() is None, f"{p.args} exited with {p.returncode} while waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+async def _accept(platform, creds, n: int) -> list[str]:
+    sem = asyncio.Semaphore(50)
+
+    async def one(i: int) -> str:
+        async with sem:
+            r = await submit(
+                platform,
+                SubmitRequest(
+                    account=creds.account,
+                    password=creds.apikey,
+                    mobile=f"1370000{i:04d}",
+                    content=f"【{SIGNATURE}】您的订单{i}已发货",
+                ),
+            )
+            assert r.code == 2, r
+            return r.smsid
+
+    return await asyncio.gather(*[one(i) for i in range(n)])
+
+
+async def _rows(platform) -> dict[str, tuple]:
+    async with platform.engines.read.connect() as conn:
+        rows = await conn.execute(
+            select(messages.c.smsid, messages.c.mobile, messages.c.state, messages.c.submit_started_at)
+        )
+        return {r.smsid: (r.mobile, r.state, r.submit_started_at) for r in rows}
+
+
+async def test_dispatcher_killed_mid_burst_loses_nothing_and_duplicates_at_most_the_window(
+    platform, live, settings, tmp_path
+) -> None:
+    sim_port, control_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "HONGYAN_DATABASE_URL": settings.database_url,
+        "HONGYAN_VAR_DIR": str(tmp_path),
+        "HONGYAN_SECRET_KEY": "test-secret",
+        "HONGYAN_DISPATCH_LEASE_S": "2",
+        "HONGYAN_LOG_LEVEL": "warning",
+        "HONGYAN_LOG_JSON": "false",
+    }
+    # Each submit_sm_resp is held 0.1 s, so ~40 submits are on the wire at any moment of the burst.
+    sim = _start(
+        [
+            "simulator",
+            *("--port", str(sim_port), "--control-port", str(control_port)),
+            *("--system-id", "hongyan", "--password", "secret", "--seed", "3", "--window", "50"),
+            *("--resp-delay", "0.1", "--dlr-delay", "0.05", "--status-mix", "DELIVRD:0.9,UNDELIV:0.1"),
+        ],
+        env,
+        tmp_path,
+        "simulator.log",
+    )
+    workers: list[subprocess.Popen] = []
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{control_port}", timeout=5) as control:
+
+            async def stats(full: bool = False) -> dict | None:
+                try:
+                    return (await control.get("/stats", params={"full": "1"} if full else None)).json()
+                except httpx.TransportError:
+                    return None
+
+            await _until(stats, "the simulator", 30, sim)
+            await channel_svc.add_channel(
+                platform, "sim1", f"127.0.0.1:{sim_port}", password="secret", system_id="hongyan", window=50, tps=400
+            )
+            before = await _balance(platform, live)
+            smsids = await _accept(platform, live, N)
+
+            workers.append(_start(["worker", "dispatch"], env, tmp_path, "worker.log"))
+
+            async def a_third_sent() -> bool:
+                s = await stats()
+                return bool(s and s["messages"] >= N // 3)
+
+            await _until(a_third_sent, "a third of the burst at the simulator", 60, workers[0], sim)
+            workers[0].send_signal(signal.SIGKILL)
+            workers[0].wait(10)
+
+            at_kill = await _rows(platform)
+            in_flight = {s for s, (_, state, mark) in at_kill.items() if state == "queued" and mark is not None}
+            leased_unsent = {s for s, (_, state, mark) in at_kill.items() if state == "queued" and mark is None}
+            kill_states = Counter(state for _, state, _ in at_kill.values())
+
+            workers.append(_start(["worker", "dispatch"], env, tmp_path, "worker.log"))
+
+            async def all_final() -> dict[str, tuple] | None:
+                rows = await _rows(platform)
+                return rows if all(state in FINAL for _, state, _ in rows.values()) else None
+
+            final = await _until(all_final, "every message final after the restart", 120, workers[1], sim)
+            _end(workers[1])
+            full = await stats(full=True)
+            assert full is not None
+    finally:
+        for w in workers:
+            _end(w)
+        _end(sim)
+
+    sent = Counter(full["messages_by_destination"])
+    mobile_of = {s: mobile for s, (mobile, _, _) in final.items()}
+    duplicated = {s for s in smsids if sent[mobile_of[s]] > 1}
+    report = (
+        f"at the kill: {dict(kill_states)}; in flight {len(in_flight)}, leased but unsent {len(leased_unsent)}; "
+        f"duplicated at the carrier {len(duplicated)}; simulator messages {full['messages']}"
+    )
+    print(report)
+    # nothing lost: every accepted message reached a final state
+    assert len(final) == N and set(final) == set(smsids), report
+    assert all(sent[mobile_of[s]] >= 1 for s in smsids), report
+    # exactly once for everything not in flight at the kill; at most twice for the in-flight window
+    assert duplicated <= in_flight, (report, sorted(duplicated - in_flight)[:5])
+    assert all(sent[mobile_of[s]] <= 2 for s in in_flight), report
+    assert full["messages"] == N + len(duplicated), report
+    assert kill_states["submitted"] + sum(kill_states[s] for s in FINAL) > 0, report  # the kill was mid-burst
+    assert kill_states["queued"] + kill_states["accepted"] > 0, report
+
+    async with platform.engines.read.connect() as conn:
+        events = Counter(
+            (r.smsid, r.from_state, r.to_state, r.detail if r.from_state == r.to_state else None)
+            for r in await conn.execute(select(message_events))
+        )
+        flagged = {smsid for (smsid, a, b, detail) in events if a == b == "queued" and detail == INTERRUPTED}
+        parts = Counter(r.smsid for r in await conn.execute(select(carrier_ids.c.smsid)))
+        refunds = Counter(r.smsid for r in await conn.execute(select(ledger.c.smsid).where(ledger.c.kind == "refund")))
+        kept = (await conn.execute(select(func.count()).select_from(pending_receipts))).scalar_one()
+    # the in-flight messages were flagged as possible duplicates when they were taken over, and only they
+    assert flagged == in_flight, report
+    # one transition of each kind per message, one carrier id (the submit that counted), one refund per failure
+    for s in smsids:
+        state = final[s][1]
+        assert events[(s, "accepted", "queued", None)] == 1
+        assert events[(s, "queued", "submitted", None)] == 1
+        assert events[(s, "submitted", state, None)] == 1
+        assert parts[s] == 1
+        assert refunds[s] == (0 if state == "delivered" else 1)
+    # receipts of the duplicates' first copies carry ids nobody recorded: kept, not dropped
+    assert kept <= len(duplicated)
+    failed = sum(1 for _, state, _ in final.values() if state != "delivered")
+    assert await _balance(platform, live) == before - N + failed
+
+
+async def _balance(platform, creds) -> int:
+    async with platform.engines.read.connect() as conn:
+        row = await get_account(conn, creds.account)
+        assert row.balance == await ledger_sum(conn, row.id)
+        return row.balance
