@@ -3,6 +3,12 @@
 Starts each server as a real process on 127.0.0.1, loads it with wrk (64 connections, ``BENCH_SECONDS``
 each, default 15), checks that every answered Submit was stored, and writes bench/results/latest.json,
 latest.md and appends history.jsonl. PostgreSQL figures (``*_pg``) are added when a server is reachable.
+
+End to end (``e2e_*``): hongyan + the SMSC simulator (DLR after 10 ms) + a receipt receiver in its own process;
+a burst of ``BENCH_E2E_MESSAGES`` (default 20,000) submitted over 64 keep-alive connections measures throughput
+(receipts pushed per second, from the first submit to the last receipt), then ``BENCH_E2E_PACED_S`` seconds at
+``BENCH_E2E_RATE`` msg/s (default 1,000) measure latency under a steady load. Two layouts on SQLite: everything in
+one process (``make run``) and the API plus ``hongyan worker all`` (``_split``); on PostgreSQL the split one.
 """
 
 from __future__ import annotations
@@ -155,12 +161,16 @@ def count_messages(url: str) -> int:
     return asyncio.run(pg())
 
 
-def submit_run(url: str, tmp: Path) -> dict[str, float]:
+def submit_run(url: str, tmp: Path, *, workers: int = 1) -> dict[str, float]:
+    """wrk against ``hongyan serve --workers N`` (N API processes sharing the database)."""
     env = hongyan_env(tmp, url)
+    if workers > 1 and url.startswith("sqlite"):
+        env["HONGYAN_COUNTERS"] = "sql"  # limits shared by the processes
     creds = json.loads(cli(env, "account", "create", "bench", "--live", "--balance", "1000000000", "--json"))
     cli(env, "signature", "add", creds["account"], "鸿雁", "--approve")
     port = free_port()
-    proc = subprocess.Popen([str(BIN / "hongyan"), "serve", "--port", str(port)], env=env, cwd=tmp)
+    cmd = [str(BIN / "hongyan"), "serve", "--port", str(port), "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp)
     try:
         wait_port(port, proc)
         res = wrk(port, {"BENCH_ACCOUNT": creds["account"], "BENCH_APIKEY": creds["apikey"]})
@@ -316,9 +326,17 @@ def main() -> dict:
             "ratio_submit_to_baseline": round(s["rps"] / b["rps"], 3),
         }
     )
-    with tempfile.TemporaryDirectory(prefix="hongyan-bench-e2e-") as tmp:
-        log(f"end to end on SQLite: {E2E_MESSAGES} messages, simulator, receipts pushed to a local receiver")
-        result.update(e2e_run(f"sqlite+aiosqlite:///{tmp}/e2e.db", Path(tmp)))
+    with tempfile.TemporaryDirectory(prefix="hongyan-bench-2-") as tmp:
+        log("submit on embedded SQLite, 2 API processes")
+        s2 = submit_run(f"sqlite+aiosqlite:///{tmp}/bench.db", Path(tmp), workers=2)
+    result.update({"submit_rps_2proc": s2["rps"], "submit_p99_ms_2proc": s2["p99_ms"]})
+    for split in (False, True):
+        suffix = "_split" if split else ""
+        with tempfile.TemporaryDirectory(prefix="hongyan-bench-e2e-") as tmp:
+            layout = "API + `hongyan worker all`" if split else "one process (make run)"
+            log(f"end to end on SQLite, {layout}: {E2E_MESSAGES} messages, simulator, receipts pushed to a receiver")
+            e = e2e_run(f"sqlite+aiosqlite:///{tmp}/e2e.db", Path(tmp), split=split)
+        result.update({k + suffix: v for k, v in e.items()})
     pg = pg_database()
     if pg:
         with tempfile.TemporaryDirectory(prefix="hongyan-bench-pg-") as tmp:
@@ -332,6 +350,11 @@ def main() -> dict:
                 "submit_stored_ratio_pg": p["stored_ratio"],
             }
         )
+        pg = pg_database()
+        with tempfile.TemporaryDirectory(prefix="hongyan-bench-pg-e2e-") as tmp:
+            log("end to end on PostgreSQL, API + `hongyan worker all`")
+            e = e2e_run(pg, Path(tmp), split=True)
+        result.update({k + "_pg": v for k, v in e.items()})
     result["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
     write(result)
     return result
@@ -350,11 +373,22 @@ def write(result: dict) -> None:
         ("submit_stored_ratio", "messages stored / requests answered", "1.0"),
         ("rss_mb", "peak RSS of the server (MB)", ""),
         ("db_mb_per_million", "SQLite size per million messages (MB)", ""),
-        ("e2e_msgs_per_s", "end to end msg/s: submit → SMPP → DLR → receipt pushed", "≥ 3,000"),
-        ("e2e_p50_ms", "submit → receipt pushed p50 (ms)", ""),
-        ("e2e_p99_ms", "submit → receipt pushed p99 (ms)", "< 500"),
-        ("e2e_receipts", "receipts pushed of the burst", ""),
-        ("rss_mb_e2e", "peak RSS during end to end (MB)", ""),
+        ("submit_rps_2proc", "Submit/s, SQLite, 2 API processes", "≥ 10,000"),
+        ("submit_p99_ms_2proc", "Submit p99 (ms), 2 API processes", "< 20"),
+    ]
+    for suffix, layout in (("", "one process"), ("_split", "API + worker process"), ("_pg", "PostgreSQL, split")):
+        rows += [
+            (f"e2e_msgs_per_s{suffix}", f"end to end msg/s, burst ({layout}): submit → SMPP → DLR → pushed", "≥ 3,000"),
+            (f"e2e_submit_per_s{suffix}", f"accepted/s during the burst ({layout})", ""),
+            (f"e2e_p50_ms{suffix}", f"burst: submit → receipt pushed p50 (ms) ({layout})", ""),
+            (f"e2e_p99_ms{suffix}", f"burst: submit → receipt pushed p99 (ms) ({layout})", "< 500"),
+            (f"e2e_receipts{suffix}", f"receipts pushed of the burst ({layout})", ""),
+            (f"paced_p50_ms{suffix}", f"at {E2E_RATE:.0f} msg/s: submit → pushed p50 (ms) ({layout})", ""),
+            (f"paced_p99_ms{suffix}", f"at {E2E_RATE:.0f} msg/s: submit → pushed p99 (ms) ({layout})", "< 150"),
+            (f"paced_receipts{suffix}", f"receipts pushed of the paced run ({layout})", ""),
+            (f"rss_mb_e2e{suffix}", f"peak RSS, end to end (MB) ({layout})", ""),
+        ]
+    rows += [
         ("submit_rps_pg", "Submit/s, PostgreSQL", ""),
         ("submit_p99_ms_pg", "Submit p99 (ms), PostgreSQL", ""),
     ]
