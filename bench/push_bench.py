@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -230,6 +231,7 @@ async def main() -> dict[str, object]:
     finally:
         receiver.terminate()
         receiver.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
     return {
         "database": "sqlite" if url.startswith("sqlite") else "postgresql",
         "push_n": PUSH_N,

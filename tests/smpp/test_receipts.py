@@ -13,7 +13,6 @@ from hongyan.smpp.receipts import (
     Receipt,
     build_receipt_text,
     is_receipt,
-    message_id_aliases,
     parse_receipt_text,
     receipt_from_pdu,
 )
@@ -79,12 +78,6 @@ def test_receipt_detection_and_message_payload() -> None:
     r = receipt_from_pdu(payload)
     assert r is not None and r.message_id == "0123456789"
     assert receipt_from_pdu(DeliverSm(esm_class=ESM_CLASS_DELIVERY_RECEIPT, short_message=b"junk")) is None
-
-
-def test_message_id_aliases() -> None:
-    assert message_id_aliases("123456") == ("123456", "1e240", "1193046")
-    assert message_id_aliases("1E240") == ("1E240", "1e240", "123456")
-    assert message_id_aliases("msg-1") == ("msg-1",)
 
 
 def test_build_receipt_text_format() -> None:

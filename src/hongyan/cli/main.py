@@ -11,6 +11,7 @@ from hongyan.cli._common import console, run
 from hongyan.cli.accounts import account_app, signature_app, template_app
 from hongyan.cli.channels import channel_app
 from hongyan.cli.console_users import console_app
+from hongyan.cli.delivery import delivery_app
 from hongyan.cli.policy import blacklist_app, limits_app, package_app, words_app
 from hongyan.cli.pushes import push_app, webhook_app
 from hongyan.cli.worker import worker_app
@@ -23,6 +24,7 @@ app.add_typer(signature_app, name="signature")
 app.add_typer(template_app, name="template")
 app.add_typer(db_app, name="db")
 app.add_typer(channel_app, name="channel")
+app.add_typer(delivery_app, name="delivery")
 app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(words_app, name="words")
 app.add_typer(limits_app, name="limits")

@@ -9,7 +9,7 @@ from hongyan.smpp.constants import THROTTLING_STATUSES, is_permanent, status_nam
 from hongyan.smpp.encoding import SplitMessage, count_parts, split_text
 from hongyan.smpp.errors import BindError, ChannelDown, Congested, RequestTimeout, SmppError, SubmitError
 from hongyan.smpp.pdu import PduError
-from hongyan.smpp.receipts import Receipt, build_receipt_text, message_id_aliases, parse_receipt_text
+from hongyan.smpp.receipts import Receipt, build_receipt_text, parse_receipt_text
 from hongyan.smpp.server import BindRequest, SmppServer
 from hongyan.smpp.session import SmppSession
 
@@ -33,7 +33,6 @@ __all__ = [
     "build_receipt_text",
     "count_parts",
     "is_permanent",
-    "message_id_aliases",
     "parse_receipt_text",
     "split_text",
     "status_name",

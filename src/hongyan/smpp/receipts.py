@@ -4,7 +4,6 @@ format (leniently) and the receipted_message_id / message_state / network_error_
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -154,23 +153,6 @@ def receipt_from_pdu(pdu: DeliverSm | DataSm, *, tz: tzinfo | None = None) -> Re
         dlvrd=parsed.dlvrd,
         text=parsed.text,
     )
-
-
-def message_id_aliases(message_id: str) -> tuple[str, ...]:
-    """Spellings under which the same carrier id may come back: as written, lower case, hex ↔ decimal.
-
-    Some SMSCs answer submit_sm with a hex id and write the receipt id in decimal (or the reverse); a correlator
-    can look a receipt up under each alias.
-    """
-    seen: dict[str, None] = {message_id: None}
-    stripped = message_id.strip()
-    seen.setdefault(stripped.lower(), None)
-    if stripped and len(stripped) <= 32:
-        if stripped.isdigit():
-            seen.setdefault(format(int(stripped), "x"), None)
-        with contextlib.suppress(ValueError):
-            seen.setdefault(str(int(stripped, 16)), None)
-    return tuple(seen)
 
 
 def message_state_for(stat: str) -> int:

@@ -2,7 +2,7 @@
 
 Form POST (UTF-8) as the ihuyi pushes are; accepted only on a 2xx whose body is ``success``. Signed JSON
 webhooks (Standard Webhooks, ``domain.webhooks``) are signed at each attempt with the account's current
-secrets and accepted on any 2xx. Connections are pooled per host by httpx, and each host has its own
+secrets and accepted on any 2xx. Connections are pooled per host by aiohttp, and each host has its own
 concurrency limit and a bounded backlog (rows past it go back to the outbox untried), so one slow customer
 cannot stall the others. Leases on rows still in flight are renewed; a killed worker's rows return after
 ``lease_ms``, so a push is delivered at least once: the receiver may see again the few that were sent but not
@@ -25,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hongyan.domain import webhooks as wh
@@ -36,6 +36,7 @@ from hongyan.store import outbox, webhooks
 from hongyan.store.clock import now_ms
 
 log = logging.getLogger(__name__)
+MAX_ANSWER = 64 * 1024  # bytes of a receiver's answer that are read (``success`` is 7)
 
 
 @dataclass(frozen=True)
@@ -105,12 +106,7 @@ class Pusher:
         self._lease_ms = lease_ms
         self._keybox = keybox  # decrypts webhook secrets; without it webhook rows fail
         self.owner = f"{socket.gethostname()}:{os.getpid()}:push:{id(self):x}"
-        self._client = httpx.AsyncClient(
-            timeout=self.policy.timeout_s,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
-            headers={"user-agent": "hongyan-push/1"},
-        )
+        self._client: aiohttp.ClientSession | None = None  # made on first use, inside the running loop
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._backlog: dict[str, int] = defaultdict(int)
         self._task: asyncio.Task[None] | None = None
@@ -130,7 +126,9 @@ class Pusher:
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
         await self._flush()
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     async def _run(self) -> None:
         renew_every = self._lease_ms / 3000
@@ -210,12 +208,33 @@ class Pusher:
             sem = self._hosts[host] = asyncio.Semaphore(self.policy.per_host)
         return sem
 
-    async def _send(self, push: outbox.Push, secrets: list[str]) -> httpx.Response:
+    def _session(self) -> aiohttp.ClientSession:
+        """aiohttp rather than httpx: ~0.12 ms of CPU per push instead of ~0.7 ms (against a local receiver), and
+        that decides how many receipts a second one worker can push. No cookies are kept between customers."""
+        if self._client is None:
+            self._client = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=512, limit_per_host=0, keepalive_timeout=30),
+                timeout=aiohttp.ClientTimeout(total=self.policy.timeout_s),
+                headers={"user-agent": "hongyan-push/1"},
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self._client
+
+    async def _send(self, push: outbox.Push, secrets: list[str]) -> tuple[int, bytes]:
+        """POST one push (never following a redirect); the status and at most MAX_ANSWER bytes of the answer."""
         if push.webhook_id is None:
-            return await self._client.post(push.url, data=push.fields)
-        body = push.body or ""
-        headers = wh.headers(secrets, push.webhook_id, int(time.time()), body)
-        return await self._client.post(push.url, content=body.encode("utf-8"), headers=headers)
+            kw: dict = {"data": push.fields}  # application/x-www-form-urlencoded, UTF-8
+        else:
+            body = push.body or ""
+            headers = wh.headers(secrets, push.webhook_id, int(time.time()), body)
+            kw = {"data": body.encode("utf-8"), "headers": headers}
+        async with self._session().post(push.url, allow_redirects=False, **kw) as resp:
+            answer = bytearray()
+            async for chunk in resp.content.iter_chunked(8192):
+                answer += chunk
+                if len(answer) >= MAX_ANSWER:
+                    break
+            return resp.status, bytes(answer[:MAX_ANSWER])
 
     async def _deliver(self, push: outbox.Push, secrets: list[str]) -> None:
         self.stats.attempts_by_ref[push.ref] += 1
@@ -224,18 +243,18 @@ class Pusher:
             if push.webhook_id is not None and not secrets:
                 raise UnsafeTarget("the account has no webhook secret any more (webhook removed)")
             async with self._host(push.url):
-                resp = await self._send(push, secrets)
-            ok = 200 <= resp.status_code < 300 if push.webhook_id else accepted(resp.status_code, resp.content)
+                status, answer = await self._send(push, secrets)
+            ok = 200 <= status < 300 if push.webhook_id else accepted(status, answer)
             if ok:
                 self._delivered.append(push.id)
                 PUSHES.labels(push.kind, "delivered").inc()
                 return
-            error = f"HTTP {resp.status_code}: {resp.content[:100]!r}"
+            error = f"HTTP {status}: {answer[:100]!r}"
         except UnsafeTarget as exc:
             self._failed.append((push.id, None, str(exc)))  # never retried: dead letter at once
             return
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         PUSHES.labels(push.kind, "failed").inc()
         self._failed.append((push.id, self.policy.next_at(push.attempts, push.created_at, now_ms()), error))
 

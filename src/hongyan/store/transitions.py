@@ -1,0 +1,109 @@
+"""Applying state changes: every change is one conditional UPDATE (``… WHERE smsid = ? AND state = ?``) plus an
+append-only ``message_events`` row, for a whole batch at a time; a final failure refunds the message's segments
+(ledger row + balance) and queues its receipt push in the same transaction. The allowed moves are
+``hongyan.domain.transitions``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hongyan.domain.pushes import receipt_fields
+from hongyan.domain.states import LedgerKind
+from hongyan.domain.states import MessageState as S
+from hongyan.domain.transitions import IllegalTransition, check
+from hongyan.store import outbox
+from hongyan.store.clock import now_ms
+from hongyan.store.tables import accounts, ledger, message_events, messages
+
+
+async def record_events(conn: AsyncConnection, rows: Sequence[tuple[str, S, S, str | None]], now: int) -> None:
+    """Append one ``message_events`` row per (smsid, from, to, detail)."""
+    await conn.execute(
+        insert(message_events),
+        [{"smsid": s, "from_state": a.value, "to_state": b.value, "detail": d, "at": now} for s, a, b, d in rows],
+    )
+
+
+async def push_receipts(conn: AsyncConnection, rows: Sequence[tuple[str, int, str, str]], now: int) -> None:
+    """Outbox rows for the receipt pushes of final messages, in the transaction of the state change."""
+    await outbox.enqueue_events(
+        conn,
+        [
+            outbox.Event(
+                account_id, "receipt", smsid, receipt_fields(mobile=mobile, smsid=smsid, stat=stat, at_ms=now), now
+            )
+            for smsid, account_id, mobile, stat in rows
+        ],
+    )
+
+
+async def refund(conn: AsyncConnection, rows: Sequence[tuple[str, int, int]], now: int, note: str) -> None:
+    """Give (smsid, account id, segments) back: balance and a refund ledger row each, in the caller's transaction."""
+    per_account: dict[int, int] = defaultdict(int)
+    for _, account_id, segments in rows:
+        per_account[account_id] += segments
+    await conn.execute(
+        update(accounts)
+        .where(accounts.c.id == bindparam("b_id"))
+        .values(balance=accounts.c.balance + bindparam("b_amount"), updated_at=now),
+        [{"b_id": a, "b_amount": n} for a, n in per_account.items()],
+    )
+    await conn.execute(
+        insert(ledger),
+        [
+            {"account_id": a, "kind": LedgerKind.REFUND.value, "amount": n, "smsid": s, "note": note, "created_at": now}
+            for s, a, n in rows
+        ],
+    )
+
+
+async def finish(conn: AsyncConnection, finals: Sequence[tuple[str, S, str]], now: int) -> list[str]:
+    """submitted → final state with the carrier status; failures are refunded. Returns smsids changed."""
+    wanted: dict[str, tuple[S, str]] = {}
+    for smsid, state, stat in finals:
+        check(S.SUBMITTED, state)
+        wanted[smsid] = (state, stat)
+    # Lock the rows (PostgreSQL; SQLite's writer already holds the database lock) so a receipt applied
+    # twice concurrently cannot refund twice: only rows still `submitted` are changed.
+    rows = list(
+        await conn.execute(
+            select(messages.c.smsid, messages.c.account_id, messages.c.segments, messages.c.mobile)
+            .where(messages.c.smsid.in_(list(wanted)), messages.c.state == S.SUBMITTED.value)
+            .with_for_update(of=messages)
+        )
+    )
+    changed = [(r.smsid, r.account_id, r.segments, *wanted[r.smsid]) for r in rows]
+    await push_receipts(conn, [(r.smsid, r.account_id, r.mobile, wanted[r.smsid][1]) for r in rows], now)
+    if changed:
+        await conn.execute(
+            update(messages)
+            .where(messages.c.smsid == bindparam("b_smsid"), messages.c.state == S.SUBMITTED.value)
+            .values(state=bindparam("b_state"), carrier_status=bindparam("b_stat"), done_at=now, updated_at=now),
+            [{"b_smsid": s, "b_state": st.value, "b_stat": stat} for s, _, _, st, stat in changed],
+        )
+    if not changed:
+        return []
+    await record_events(conn, [(s, S.SUBMITTED, st, stat) for s, _, _, st, stat in changed], now)
+    refunds = [(s, a, n) for s, a, n, st, _ in changed if st is not S.DELIVERED]
+    if refunds:
+        await refund(conn, refunds, now, note="carrier reported failure")
+    return [c[0] for c in changed]
+
+
+async def transition(conn: AsyncConnection, smsid: str, source: S, target: S, detail: str | None = None) -> None:
+    """A single checked transition (for tools and tests); raises IllegalTransition on a lost race."""
+    check(source, target)
+    now = now_ms()
+    res = await conn.execute(
+        update(messages)
+        .where(messages.c.smsid == smsid, messages.c.state == source.value)
+        .values(state=target.value, updated_at=now)
+    )
+    if res.rowcount != 1:
+        raise IllegalTransition(f"{smsid} is not {source.value}")
+    await record_events(conn, [(smsid, source, target, detail)], now)
