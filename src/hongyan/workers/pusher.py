@@ -36,6 +36,7 @@ from hongyan.store import outbox, webhooks
 from hongyan.store.clock import now_ms
 
 log = logging.getLogger(__name__)
+MIN_CYCLE_S = 0.02  # the shortest lease/record cycle (adds at most this to a push's latency)
 MAX_ANSWER = 64 * 1024  # bytes of a receiver's answer that are read (``success`` is 7)
 
 
@@ -134,6 +135,7 @@ class Pusher:
         renew_every = self._lease_ms / 3000
         renewed = asyncio.get_running_loop().time()
         while True:
+            cycle = asyncio.get_running_loop().time()
             pushes: list[outbox.Push] = []
             try:
                 await self._flush()
@@ -165,6 +167,11 @@ class Pusher:
                 await asyncio.sleep(self._poll_s)
             elif self._inflight:
                 await asyncio.wait(self._inflight, timeout=self._poll_s, return_when=asyncio.FIRST_COMPLETED)
+            # At most one record + one lease transaction per MIN_CYCLE_S: waking on every finished push made
+            # hundreds of tiny transactions a second, which on SQLite queue behind the one writer.
+            rest = MIN_CYCLE_S - (asyncio.get_running_loop().time() - cycle)
+            if rest > 0:
+                await asyncio.sleep(rest)
 
     def _done(self, task: asyncio.Task[None], host: str) -> None:
         self._inflight.pop(task, None)
