@@ -5,7 +5,7 @@ each, default 15), checks that every answered Submit was stored, and writes benc
 latest.md and appends history.jsonl. PostgreSQL figures (``*_pg``) are added when a server is reachable.
 
 End to end (``e2e_*``): hongyan + the SMSC simulator (DLR after 10 ms) + a receipt receiver in its own process;
-a burst of ``BENCH_E2E_MESSAGES`` (default 20,000) submitted over 64 keep-alive connections measures throughput
+a burst of ``BENCH_E2E_MESSAGES`` (default 10,000) submitted over 64 keep-alive connections measures throughput
 (receipts pushed per second, from the first submit to the last receipt), then ``BENCH_E2E_PACED_S`` seconds at
 ``BENCH_E2E_RATE`` msg/s (default 1,000) measure latency under a steady load. Two layouts on SQLite: everything in
 one process (``make run``) and the API plus ``hongyan worker all`` (``_split``); on PostgreSQL the split one.
@@ -185,7 +185,7 @@ def submit_run(url: str, tmp: Path, *, workers: int = 1) -> dict[str, float]:
     return res
 
 
-E2E_MESSAGES = int(os.environ.get("BENCH_E2E_MESSAGES", "20000"))
+E2E_MESSAGES = int(os.environ.get("BENCH_E2E_MESSAGES", "10000"))
 E2E_RATE = float(os.environ.get("BENCH_E2E_RATE", "1000"))
 E2E_PACED_S = float(os.environ.get("BENCH_E2E_PACED_S", "10"))
 
@@ -273,6 +273,18 @@ def e2e_run(url: str, tmp: Path, *, split: bool = True) -> dict[str, float]:
     return res
 
 
+def push_bench() -> dict[str, float]:
+    """bench/push_bench.py in its own process (it starts its receiver as another); its JSON keys we report."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "push_bench.py")], capture_output=True, text=True, timeout=300
+    )
+    if out.returncode != 0:
+        log(f"push bench failed: {out.stderr[-500:]}")
+        return {}
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    return {k: data[k] for k in ("push_per_s", "dlr_to_push_p50_ms", "dlr_to_push_p99_ms") if k in data}
+
+
 def pg_database() -> str | None:
     async def make() -> str | None:
         import asyncpg
@@ -337,6 +349,8 @@ def main() -> dict:
             log(f"end to end on SQLite, {layout}: {E2E_MESSAGES} messages, simulator, receipts pushed to a receiver")
             e = e2e_run(f"sqlite+aiosqlite:///{tmp}/e2e.db", Path(tmp), split=split)
         result.update({k + suffix: v for k, v in e.items()})
+    log("pushes: outbox → local receiver, and DLR arrival → push latency (bench/push_bench.py)")
+    result.update(push_bench())
     pg = pg_database()
     if pg:
         with tempfile.TemporaryDirectory(prefix="hongyan-bench-pg-") as tmp:
@@ -389,6 +403,9 @@ def write(result: dict) -> None:
             (f"rss_mb_e2e{suffix}", f"peak RSS, end to end (MB) ({layout})", ""),
         ]
     rows += [
+        ("push_per_s", "receipt pushes/s to a local receiver (one pusher, 8 per host)", ""),
+        ("dlr_to_push_p50_ms", "DLR arrival → push received p50 (ms), 250 DLR/s", ""),
+        ("dlr_to_push_p99_ms", "DLR arrival → push received p99 (ms), 250 DLR/s", ""),
         ("submit_rps_pg", "Submit/s, PostgreSQL", ""),
         ("submit_p99_ms_pg", "Submit p99 (ms), PostgreSQL", ""),
     ]
