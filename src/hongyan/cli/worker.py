@@ -10,6 +10,7 @@ import signal
 import typer
 
 from hongyan.cli._common import console
+from hongyan.loop import run
 
 worker_app = typer.Typer(
     help="Background workers: dispatcher (store → channels → receipts) and pusher.", no_args_is_help=True
@@ -50,16 +51,16 @@ async def _run(dispatch: bool, push: bool) -> None:
 @worker_app.command("dispatch")
 def worker_dispatch() -> None:
     """Submit accepted messages through the channels and take in their receipts."""
-    asyncio.run(_run(dispatch=True, push=False))
+    run(_run(dispatch=True, push=False))
 
 
 @worker_app.command("push")
 def worker_push() -> None:
     """Deliver receipt, reply and template pushes to customers' URLs."""
-    asyncio.run(_run(dispatch=False, push=True))
+    run(_run(dispatch=False, push=True))
 
 
 @worker_app.command("all")
 def worker_all() -> None:
     """Both, in one process."""
-    asyncio.run(_run(dispatch=True, push=True))
+    run(_run(dispatch=True, push=True))

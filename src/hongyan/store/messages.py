@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hongyan.domain.states import LedgerKind, MessageState
 from hongyan.metrics import COMMIT_BATCH
 from hongyan.store.clock import now_ms
+from hongyan.store.db import WRITER_BUSY_STEP_MS, begin_immediate
 from hongyan.store.tables import accounts, ledger, messages
 
 log = logging.getLogger(__name__)
@@ -155,8 +156,10 @@ class SqliteCommitter:
     def _connect(self) -> sqlite3.Connection:
         if self._con is None:
             con = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000", "foreign_keys=ON"):
+            con.execute("PRAGMA busy_timeout=10000")  # for switching to WAL while another process checkpoints
+            for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
                 con.execute(f"PRAGMA {pragma}")
+            con.execute(f"PRAGMA busy_timeout={WRITER_BUSY_STEP_MS}")  # BEGIN polls the lock: begin_immediate
             self._con = con
         return self._con
 
@@ -164,7 +167,7 @@ class SqliteCommitter:
         con = self._connect()
         now = now_ms()
         ids = sorted({m.account_id for m in batch})
-        con.execute("BEGIN IMMEDIATE")
+        begin_immediate(con, 10.0)
         try:
             marks = ",".join("?" * len(ids))
             balances = dict(con.execute(f"SELECT id, balance FROM accounts WHERE id IN ({marks})", ids).fetchall())
