@@ -161,10 +161,13 @@ def count_messages(url: str) -> int:
     return asyncio.run(pg())
 
 
-def submit_run(url: str, tmp: Path, *, workers: int = 1) -> dict[str, float]:
-    """wrk against ``hongyan serve --workers N`` (N API processes sharing the database)."""
+def submit_run(url: str, tmp: Path, *, workers: int = 1, redis_url: str | None = None) -> dict[str, float]:
+    """wrk against ``hongyan serve --workers N`` (N API processes sharing the database; counters in Redis when
+    ``redis_url`` is given, else in the database)."""
     env = hongyan_env(tmp, url)
-    if workers > 1 and url.startswith("sqlite"):
+    if redis_url:
+        env["HONGYAN_REDIS_URL"] = redis_url
+    elif workers > 1:
         env["HONGYAN_COUNTERS"] = "sql"  # limits shared by the processes
     creds = json.loads(cli(env, "account", "create", "bench", "--live", "--balance", "1000000000", "--json"))
     cli(env, "signature", "add", creds["account"], "鸿雁", "--approve")
@@ -285,6 +288,18 @@ def push_bench() -> dict[str, float]:
     return {k: data[k] for k in ("push_per_s", "dlr_to_push_p50_ms", "dlr_to_push_p99_ms") if k in data}
 
 
+def redis_url() -> str | None:
+    """A Redis for the production-layout run (``BENCH_REDIS_URL``), when one answers PING."""
+    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_timeout=2).ping()
+    except Exception:
+        return None
+    return url
+
+
 def pg_database() -> str | None:
     async def make() -> str | None:
         import asyncpg
@@ -364,6 +379,13 @@ def main() -> dict:
                 "submit_stored_ratio_pg": p["stored_ratio"],
             }
         )
+        redis = redis_url()
+        if redis:
+            pg = pg_database()
+            with tempfile.TemporaryDirectory(prefix="hongyan-bench-pg-2-") as tmp:
+                log("submit on PostgreSQL + Redis, 2 API processes (production layout)")
+                p2 = submit_run(pg, Path(tmp), workers=2, redis_url=redis)
+            result.update({"submit_rps_pg_2proc": p2["rps"], "submit_p99_ms_pg_2proc": p2["p99_ms"]})
         pg = pg_database()
         with tempfile.TemporaryDirectory(prefix="hongyan-bench-pg-e2e-") as tmp:
             log("end to end on PostgreSQL, API + `hongyan worker all`")
@@ -408,6 +430,8 @@ def write(result: dict) -> None:
         ("dlr_to_push_p99_ms", "DLR arrival → push received p99 (ms), 250 DLR/s", ""),
         ("submit_rps_pg", "Submit/s, PostgreSQL", ""),
         ("submit_p99_ms_pg", "Submit p99 (ms), PostgreSQL", ""),
+        ("submit_rps_pg_2proc", "Submit/s, PostgreSQL + Redis, 2 API processes", ""),
+        ("submit_p99_ms_pg_2proc", "Submit p99 (ms), PostgreSQL + Redis, 2 API processes", ""),
     ]
     lines = [
         f"# hongyan bench — {result['date']} ({result['commit']}, {result['cores']} cores, "

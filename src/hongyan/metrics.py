@@ -62,6 +62,23 @@ RECEIPT_TIMEOUTS = Counter(
 UNPARSED_DELIVERIES = Counter(
     "hongyan_unparsed_deliveries_total", "deliver_sm that could not be parsed (kept)", ["channel"], registry=REGISTRY
 )
+MESSAGES_FINAL = Counter(
+    "hongyan_messages_final_total",
+    "Messages reaching a final state (delivered, undelivered, expired, rejected, failed), counted after the commit",
+    ["state"],
+    registry=REGISTRY,
+)
+DLR_LATENCY = Histogram(
+    "hongyan_dlr_latency_seconds",
+    "submit_sm accepted (submit recorded) to its receipt applied",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+    registry=REGISTRY,
+)
+BALANCE_LOW = Counter(
+    "hongyan_balance_low_total",
+    "Accounts whose balance fell below HONGYAN_BALANCE_LOW_SEGMENTS on accept (once per crossing)",
+    registry=REGISTRY,
+)
 
 
 _MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"

@@ -77,6 +77,21 @@ class Settings(BaseSettings):
         description="A channel held back (throttled by the SMSC, or its TPS queue backed up) longer than this takes "
         "no new messages while backed up, and messages waiting on it move to another channel (0 = never)",
     )
+    balance_low_segments: int = Field(
+        default=100,
+        description="Warn (log + hongyan_balance_low_total) when an accept takes an account's balance below this "
+        "many segments; once per crossing (0 = off)",
+    )
+    channel_heartbeat_s: float = Field(
+        default=2.0,
+        description="How often a delivery process writes its channels' state to channel_status; a row older than "
+        "3 heartbeats counts as unknown",
+    )
+    readyz_require_channel: bool = Field(
+        default=True,
+        description="/readyz fails unless a configured channel is bound (in this process, or per fresh "
+        "channel_status heartbeats when delivery runs elsewhere)",
+    )
     metrics_dir: Path | None = Field(
         default=None,
         description="Prometheus multiprocess directory shared by this machine's processes "
@@ -88,6 +103,9 @@ class Settings(BaseSettings):
     )
     console_login_max_failures: int = Field(default=5, description="Failed console logins per user+IP per window")
     console_login_window_s: int = Field(default=900, description="Window of the console login rate limit")
+    console_login_ip_max_failures: int = Field(
+        default=20, description="Failed console logins per IP (any username) per window"
+    )
     log_level: str = "info"
     log_json: bool = True
 

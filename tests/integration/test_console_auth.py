@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from hongyan.services import console_users
 from hongyan.store import accounts as account_store
-from hongyan.store.tables import console_sessions, ledger
+from hongyan.store import console_users as users_store
+from hongyan.store.tables import accounts, console_sessions, ledger
 from hongyan.store.tables import console_users as users_table
 from tests.integration.console_helpers import Visitor
 
@@ -49,6 +52,40 @@ async def test_register_refuses_bad_input_and_duplicates(platform) -> None:
         assert r.status_code == 400 and "至少 8 位" in r.text
 
 
+async def _counts(platform) -> list[int]:
+    async with platform.engines.read.connect() as conn:
+        return [
+            (await conn.execute(select(func.count()).select_from(t))).scalar_one()
+            for t in (accounts, ledger, users_table)
+        ]
+
+
+async def test_a_username_lost_to_a_race_leaves_no_account(platform, monkeypatch) -> None:
+    """The account and its user commit together: when the unique username refuses the insert (another
+    registration won between the check and the insert), the new account and its grant roll back too."""
+    await console_users.register(platform, "racer", "13800138000", "racer-password")
+    before = await _counts(platform)
+
+    async def not_taken(conn, username: str) -> bool:  # the early check saw the name free
+        return False
+
+    monkeypatch.setattr(users_store, "username_taken", not_taken)
+    with pytest.raises(console_users.RegistrationError, match="已被注册"):
+        await console_users.register(platform, "racer", "13900139000", "other-password")
+    assert await _counts(platform) == before
+
+
+async def test_concurrent_registrations_of_one_username(platform) -> None:
+    results = await asyncio.gather(
+        *(console_users.register(platform, "twin", f"1380013800{i}", "twin-password") for i in range(2)),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["RegistrationError", "UserRow"]
+    async with platform.engines.read.connect() as conn:
+        names = [r.name for r in await conn.execute(select(accounts.c.name))]
+    assert names.count("twin") == 1
+
+
 async def test_post_without_the_csrf_token_is_refused(platform) -> None:
     await console_users.add_user(platform, "dave", "dave-password")
     async with Visitor(platform) as v:
@@ -88,6 +125,25 @@ async def test_login_rate_limit_per_username_and_ip(platform) -> None:
         assert r.status_code == 429 and "登录失败次数过多" in r.text
     async with Visitor(platform, ip="10.0.0.2") as other:  # another address is not locked
         assert (await other.login("erin", "erin-password")).status_code == 303
+
+
+async def test_login_rate_limit_per_ip_across_usernames(platform) -> None:
+    """20 failures from one address within the window lock it for every username, even with the right
+    password; a successful login does not reset the address's count; other addresses are not affected."""
+    assert platform.settings.console_login_ip_max_failures == 20
+    await console_users.add_user(platform, "judy", "judy-password")
+    async with Visitor(platform, ip="10.0.0.9") as v:
+        for i in range(19):  # 4 per username at most: the per-username lock never fires
+            r = await v.login(f"guess{i // 4}", "wrong-password")
+            assert r.status_code == 400, i
+        assert (await v.login("judy", "judy-password")).status_code == 303
+        await v.post("/console/logout")
+        r = await v.login("guess9", "wrong-password")  # the 20th failure of this address
+        assert r.status_code == 429
+        r = await v.login("judy", "judy-password")
+        assert r.status_code == 429 and "登录失败次数过多" in r.text
+    async with Visitor(platform, ip="10.0.0.10") as other:
+        assert (await other.login("judy", "judy-password")).status_code == 303
 
 
 async def test_a_successful_login_clears_the_failures(platform) -> None:

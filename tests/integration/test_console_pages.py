@@ -12,7 +12,7 @@ import pytest
 
 from hongyan.domain.certification import uscc_check_char
 from hongyan.domain.states import ReviewState
-from hongyan.services import billing, certification, review
+from hongyan.services import billing, certification, pushes, review
 from hongyan.services.debug_tool import build_fields, parse_answer
 from hongyan.store import accounts as account_store
 from tests.integration.console_helpers import Visitor
@@ -114,9 +114,20 @@ async def test_credentials_reveal_rotate_ips_and_push_urls(platform, client, rec
         r = await v.http.post("/console/credentials/key", headers={"X-CSRF-Token": v.token, "HX-Request": "1"})
         assert key in r.text
 
+        # Rotating is POST → redirect → GET: the new key is shown once, a reload neither rotates nor shows it.
         r = await v.post("/console/credentials/rotate")
+        assert r.status_code == 303 and r.headers["location"] == "/console/credentials?new=apikey"
+        assert r.text == ""
         new_key = platform.keybox.decrypt((await _account(platform, "foxtrot")).apikey_enc)
-        assert new_key != key and new_key in r.text
+        assert new_key != key
+        shown = await v.get(r.headers["location"])
+        assert shown.status_code == 200 and new_key in shown.text and "已生成新的 APIKEY" in shown.text
+        again = await v.get(r.headers["location"])  # the reload
+        assert new_key not in again.text and "已经显示过了" in again.text
+        assert platform.keybox.decrypt((await _account(platform, "foxtrot")).apikey_enc) == new_key
+        async with Visitor(platform) as other:  # the flash lives in this session only
+            await other.register("foxtrot_other")
+            assert new_key not in (await other.get("/console/credentials?new=apikey")).text
         form = {"account": account.api_id, "mobile": "13800138000", "content": DEFAULT, "format": "json"}
         assert (await client.post("/webservice/sms.php?method=Submit", data={**form, "password": key})).json()[
             "code"
@@ -145,6 +156,69 @@ async def test_credentials_reveal_rotate_ips_and_push_urls(platform, client, rec
         assert "HTTP 500" in r.text
         r = await v.post("/console/credentials/test-push", {"kind": "reply"}, headers={"HX-Request": "1"})
         assert "请先保存该推送地址" in r.text
+
+
+async def test_signed_webhook_set_secret_once_rotate_remove(platform) -> None:
+    async with Visitor(platform) as v:
+        await v.register("hooker")
+        api_id = (await _account(platform, "hooker")).api_id
+        page = await v.get("/console/credentials")
+        assert 'id="webhook"' in page.text and "启用 Webhook" in page.text
+
+        url = "https://hooks.example.com/sms"
+        r = await v.post("/console/credentials/webhook", {"url": url}, csrf=False)  # no CSRF token
+        assert r.status_code == 403
+        wrong = {"url": url, "csrf_token": "0" * 64}
+        r = await v.http.post("/console/credentials/webhook", data=wrong)
+        assert r.status_code == 403
+        assert (await pushes.get_webhook(platform, api_id))["url"] is None
+        r = await v.post("/console/credentials/webhook", {"url": "ftp://hooks.example.com/"})
+        assert r.status_code == 400 and "http://" in r.text
+        assert (await pushes.get_webhook(platform, api_id))["url"] is None
+
+        # Set: POST → 303 → GET shows the secret once.
+        r = await v.post(
+            "/console/credentials/webhook", {"url": url, "events": ["message.delivered", "reply.received"]}
+        )
+        assert r.status_code == 303 and r.headers["location"] == "/console/credentials?new=webhook#webhook"
+        hook = await pushes.get_webhook(platform, api_id, reveal=True)
+        assert hook["url"] == url and hook["events"] == ["message.delivered", "reply.received"]
+        secret = hook["secret"]
+        assert secret.startswith("whsec_")
+        shown = await v.get(r.headers["location"])
+        assert secret in shown.text and "只显示这一次" in shown.text
+        again = await v.get(r.headers["location"])
+        assert secret not in again.text and url in again.text and "已经显示过了" in again.text
+        assert re.search(r'value="message.delivered"\s+checked', again.text)
+        assert not re.search(r'value="message.failed"\s+checked', again.text)
+
+        # Change the URL and events: the secret stays (and is not shown).
+        r = await v.post("/console/credentials/webhook", {"url": url + "/v2"})
+        assert r.status_code == 303 and r.headers["location"] == "/console/credentials?done=webhook#webhook"
+        hook = await pushes.get_webhook(platform, api_id, reveal=True)
+        assert hook["secret"] == secret and hook["url"] == url + "/v2" and len(hook["events"]) == 4
+        assert secret not in (await v.get(r.headers["location"])).text
+
+        # Rotate: a new secret, shown once; the old one keeps signing for a while.
+        r = await v.post("/console/credentials/webhook/rotate")
+        assert r.status_code == 303
+        hook = await pushes.get_webhook(platform, api_id, reveal=True)
+        assert hook["secret"] != secret and hook["previous_secret_until"]
+        shown = (await v.get(r.headers["location"])).text
+        assert hook["secret"] in shown and secret not in shown and "旧密钥同时签名至" in shown
+
+        async with Visitor(platform) as other:  # another customer sees only their own (none)
+            await other.register("hooker_other")
+            page = (await other.get("/console/credentials?new=webhook")).text
+            assert url not in page and hook["secret"] not in page
+
+        # Remove.
+        r = await v.post("/console/credentials/webhook/remove")
+        assert r.status_code == 303 and "done=webhook-removed" in r.headers["location"]
+        assert (await pushes.get_webhook(platform, api_id))["url"] is None
+        assert "Webhook 已删除" in (await v.get(r.headers["location"])).text
+        r = await v.post("/console/credentials/webhook/rotate")  # nothing to rotate
+        assert r.status_code == 400 and "尚未设置" in r.text
 
 
 async def test_packages_buy_writes_the_ledger(platform) -> None:

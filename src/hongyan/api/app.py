@@ -126,12 +126,30 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
                 checks["redis"] = "ok"
             except Exception as exc:
                 checks["redis"] = f"error: {type(exc).__name__}"
-        workers = getattr(request.app.state, "workers", None)
-        if workers is not None and workers.delivery is not None:
-            up = sum(1 for r in workers.delivery.router.routes if r.channel.available)
-            checks["channels"] = f"{up} available" if up else "error: no channel available"
+        if p.settings.readyz_require_channel:
+            checks["channels"] = await _channels_check(p, getattr(request.app.state, "workers", None))
         ready = all(not v.startswith("error") for v in checks.values())
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    async def _channels_check(p: Platform, workers) -> str:
+        """A channel bound: this process's own channels when it runs delivery, else the fresh heartbeats of the
+        processes that do (``channel_status``). With no channel enabled there is nothing to wait for."""
+        from hongyan.services.channels import list_channels, live_status
+
+        delivery = getattr(workers, "delivery", None)
+        if delivery is not None:
+            if not delivery.router.routes:
+                return "none configured"
+            up = sum(1 for r in delivery.router.routes if r.channel.available)
+            return f"{up} available" if up else "error: no channel available"
+        try:
+            enabled = {c["name"] for c in await list_channels(p) if c["enabled"]}
+            if not enabled:
+                return "none configured"
+            bound = sum(1 for name, st in (await live_status(p)).items() if name in enabled and st.bound)
+        except Exception as exc:
+            return f"error: {type(exc).__name__}"
+        return f"{bound} bound" if bound else "error: no channel bound (per channel_status heartbeats)"
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:

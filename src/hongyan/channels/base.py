@@ -60,6 +60,17 @@ class InUnparsed:
     received_at: int
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelStatus:
+    """What a channel tells about itself now (gauges, the ``channel_status`` heartbeat, the console)."""
+
+    bound: bool
+    inflight: int = 0  # submits waiting for their submit_sm_resp
+    window: int = 0  # most submits in flight at once
+    tps: float = 0.0  # submit_sm sent per second lately
+    throttled: bool = False  # bound but held back past its failover bound: takes no new messages
+
+
 class Transient(Exception):
     """Try again later or elsewhere: channel down, throttled, timed out."""
 
@@ -88,6 +99,10 @@ class Channel(Protocol):
     # Optional: ``connected`` (bound, throttled or not). The router falls back to a connected channel when none
     # is available, rather than leaving the message to the retry schedule; channels without it count as
     # connected when available.
+
+    def status(self) -> ChannelStatus:
+        """Bound state, window use, recent rate (cheap; called every few seconds and by the console)."""
+        ...
 
     async def start(
         self, on_receipt: ReceiptSink, on_reply: ReplySink, on_unparsed: UnparsedSink | None = None

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 
 from hongyan.channels.base import (
+    ChannelStatus,
     InReceipt,
     InReply,
     InUnparsed,
@@ -36,6 +38,8 @@ from hongyan.store.channels import ChannelConfig
 
 log = logging.getLogger(__name__)
 
+_RATE_SPAN_S = 5.0  # the recent submit rate is measured over about this long
+
 
 class SmppChannel:
     def __init__(self, config: ChannelConfig, *, failover_after_s: float | None = 3.0, **client_options) -> None:
@@ -47,6 +51,7 @@ class SmppChannel:
         self._on_receipt: ReceiptSink | None = None
         self._on_reply: ReplySink | None = None
         self._on_unparsed: UnparsedSink | None = None
+        self._rate_marks: deque[tuple[float, int]] = deque()
 
     @property
     def connected(self) -> bool:
@@ -61,6 +66,30 @@ class SmppChannel:
     @property
     def available(self) -> bool:
         return self.connected and not self.congested
+
+    def status(self) -> ChannelStatus:
+        client = self._client
+        if client is None:
+            return ChannelStatus(bound=False, window=self.config.window)
+        bound = client.is_bound
+        return ChannelStatus(
+            bound=bound,
+            inflight=client.inflight,
+            window=self.config.window,
+            tps=round(self._rate(time.monotonic(), client.stats["submitted"]), 1),
+            throttled=bound and self.congested,
+        )
+
+    def _rate(self, now: float, sent: int) -> float:
+        """submit_sm per second over the last few seconds, from the samples the status calls leave."""
+        marks = self._rate_marks
+        if marks and sent < marks[-1][1]:  # a new client (restarted channel) counts from zero again
+            marks.clear()
+        marks.append((now, sent))
+        while len(marks) > 2 and now - marks[1][0] >= _RATE_SPAN_S:  # keep one sample at least the span old
+            marks.popleft()
+        t0, n0 = marks[0]
+        return (sent - n0) / (now - t0) if now > t0 else 0.0
 
     async def start(
         self, on_receipt: ReceiptSink, on_reply: ReplySink, on_unparsed: UnparsedSink | None = None

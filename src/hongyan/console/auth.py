@@ -139,3 +139,12 @@ async def end_session(request: Request, response: Response) -> None:
     if token:
         await console_users.end_session(platform_of(request), token)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request))
+
+
+async def flash_once(request: Request, message: dict[str, str]) -> None:
+    """Keep ``message`` in the session for the page after the redirect (POST → redirect → GET shows it once)."""
+    await console_users.set_flash(platform_of(request), request.cookies.get(SESSION_COOKIE, ""), message)
+
+
+async def take_flash(request: Request) -> dict[str, str] | None:
+    return await console_users.pop_flash(platform_of(request), request.cookies.get(SESSION_COOKIE, ""))

@@ -19,7 +19,7 @@ from hongyan.services.platform import Platform
 from hongyan.store import accounts as store
 from hongyan.store.accounts import NotFound
 
-__all__ = ["Credentials", "NotFound", "create_account"]
+__all__ = ["Credentials", "NotFound", "create_account", "open_account"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,14 @@ async def create_account(
     platform: Platform, name: str, *, balance: int | None = None, live: bool = False
 ) -> Credentials:
     """A new account: test mode with the free test segments, or live with ``balance`` segments."""
+    async with platform.engines.write.begin() as conn:
+        return await open_account(platform, conn, name, balance=balance, live=live)
+
+
+async def open_account(
+    platform: Platform, conn, name: str, *, balance: int | None = None, live: bool = False
+) -> Credentials:
+    """``create_account`` inside the caller's write transaction (so more rows can commit with the account)."""
     state = AccountState.LIVE if live else AccountState.TEST
     grant = balance if balance is not None else (0 if live else platform.settings.test_mode_free_segments)
     if grant < 0:
@@ -39,20 +47,19 @@ async def create_account(
     apikey = new_api_key()
     for _ in range(20):
         api_id = new_api_id()
-        async with platform.engines.write.begin() as conn:
-            try:
-                await store.get_account(conn, api_id)
-            except NotFound:
-                await store.insert_account(
-                    conn,
-                    api_id=api_id,
-                    name=name,
-                    apikey_enc=platform.keybox.encrypt(apikey),
-                    state=state,
-                    grant=grant,
-                    note="opening balance",
-                )
-                return Credentials(api_id, apikey)
+        try:
+            await store.get_account(conn, api_id)
+        except NotFound:
+            await store.insert_account(
+                conn,
+                api_id=api_id,
+                name=name,
+                apikey_enc=platform.keybox.encrypt(apikey),
+                state=state,
+                grant=grant,
+                note="opening balance",
+            )
+            return Credentials(api_id, apikey)
     raise RuntimeError("could not find a free API ID")  # pragma: no cover - 1e8 ids
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from hongyan.services.platform import Platform
+from hongyan.store import channel_status
 from hongyan.store import channels as store
+from hongyan.store.clock import now_ms
 
 PRIORITIES = ("primary", "backup")
 CARRIERS = ("mobile", "unicom", "telecom", "broadnet", "virtual", "intl")
@@ -79,3 +81,11 @@ async def list_channels(platform: Platform) -> list[dict[str, Any]]:
         }
         for c in rows
     ]
+
+
+async def live_status(platform: Platform) -> dict[str, channel_status.ChannelLive]:
+    """Channels' state per the fresh ``channel_status`` heartbeats of every delivery process (any process can ask);
+    a channel absent from the answer has no fresh report: unknown."""
+    max_age_ms = int(3 * platform.settings.channel_heartbeat_s * 1000)
+    async with platform.engines.read.connect() as conn:
+        return await channel_status.fresh(conn, max_age_ms=max_age_ms, now=now_ms())

@@ -1,9 +1,10 @@
 """Console users: registration (a test-mode account with the free segments), argon2 passwords, login with a
-rate limit per username+IP, server-side sessions, password change, operators."""
+rate limit per username+IP and per IP, server-side sessions with a one-time flash, password change, operators."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -69,16 +70,23 @@ async def register(platform: Platform, username: str, phone: str, password: str)
     async with platform.engines.read.connect() as conn:
         if await store.username_taken(conn, username):
             raise RegistrationError("该用户名已被注册")
-    password_hash = hash_password(password)
-    creds = await account_service.create_account(platform, username)
-    async with platform.engines.write.begin() as conn:
-        account = await account_store.get_account(conn, creds.account)
-        if await store.username_taken(conn, username):  # lost a race: the account stays unused
-            raise RegistrationError("该用户名已被注册")
-        user_id = await store.insert_user(
-            conn, username=username, phone=phone, password_hash=password_hash, account_id=account.id, is_operator=False
-        )
-        return await _by_id(conn, user_id)
+    password_hash = hash_password(password)  # slow on purpose: before the write transaction, not inside it
+    try:
+        # One transaction: a username lost to a concurrent registration rolls the new account back too.
+        async with platform.engines.write.begin() as conn:
+            creds = await account_service.open_account(platform, conn, username)
+            account = await account_store.get_account(conn, creds.account)
+            user_id = await store.insert_user(
+                conn,
+                username=username,
+                phone=phone,
+                password_hash=password_hash,
+                account_id=account.id,
+                is_operator=False,
+            )
+            return await _by_id(conn, user_id)
+    except store.UsernameTaken:
+        raise RegistrationError("该用户名已被注册") from None
 
 
 async def add_user(
@@ -94,19 +102,22 @@ async def add_user(
     username = username.strip()
     _check_username(username)
     check_new_password(password)
-    async with platform.engines.write.begin() as conn:
-        if await store.username_taken(conn, username):
-            raise RegistrationError("该用户名已被注册")
-        account_id = (await account_store.get_account(conn, api_id)).id if api_id else None
-        user_id = await store.insert_user(
-            conn,
-            username=username,
-            phone=phone,
-            password_hash=hash_password(password),
-            account_id=account_id,
-            is_operator=operator,
-        )
-        return await _by_id(conn, user_id)
+    try:
+        async with platform.engines.write.begin() as conn:
+            if await store.username_taken(conn, username):
+                raise RegistrationError("该用户名已被注册")
+            account_id = (await account_store.get_account(conn, api_id)).id if api_id else None
+            user_id = await store.insert_user(
+                conn,
+                username=username,
+                phone=phone,
+                password_hash=hash_password(password),
+                account_id=account_id,
+                is_operator=operator,
+            )
+            return await _by_id(conn, user_id)
+    except store.UsernameTaken:
+        raise RegistrationError("该用户名已被注册") from None
 
 
 async def _by_id(conn, user_id: int) -> UserRow:
@@ -119,14 +130,26 @@ def _failure_key(username: str, ip: str) -> str:
     return f"{username.strip().lower()}|{ip}"
 
 
+def _ip_failure_key(ip: str) -> str:
+    return f"ip:{ip}"  # no "|": cannot collide with a username+IP key
+
+
 async def login(platform: Platform, username: str, password: str, ip: str) -> UserRow | LoginRefused:
-    """Check the password, unless this username+IP has failed too often within the window."""
+    """Check the password, unless this username+IP, or this IP across usernames, has failed too often within
+    the window (the second limit stops one address from trying a few passwords on every username)."""
     s = platform.settings
-    key = _failure_key(username, ip)
+    key, ip_key = _failure_key(username, ip), _ip_failure_key(ip)
     now = now_ms()
     since = now - s.console_login_window_s * 1000
+
+    async def locked(conn) -> bool:
+        return (
+            await store.count_failures(conn, key, since) >= s.console_login_max_failures
+            or await store.count_failures(conn, ip_key, since) >= s.console_login_ip_max_failures
+        )
+
     async with platform.engines.read.connect() as conn:
-        if await store.count_failures(conn, key, since) >= s.console_login_max_failures:
+        if await locked(conn):
             return LoginRefused(locked=True, retry_after_s=s.console_login_window_s)
         user = await store.get_user(conn, username.strip())
     # Hash even for an unknown user, so the answer time does not tell which usernames exist.
@@ -134,8 +157,9 @@ async def login(platform: Platform, username: str, password: str, ip: str) -> Us
     async with platform.engines.write.begin() as conn:
         if not ok:
             await store.add_failure(conn, key, now, prune_before=since)
-            failures = await store.count_failures(conn, key, since)
-            return LoginRefused(locked=failures >= s.console_login_max_failures, retry_after_s=0)
+            await store.add_failure(conn, ip_key, now, prune_before=since)
+            return LoginRefused(locked=await locked(conn), retry_after_s=0)
+        # Only the username+IP count resets: a login to one's own account must not reopen the IP's budget.
         await store.clear_failures(conn, key)
     assert user is not None
     return user
@@ -170,6 +194,22 @@ async def session_user(platform: Platform, token: str) -> UserRow | None:
 async def end_session(platform: Platform, token: str) -> None:
     async with platform.engines.write.begin() as conn:
         await store.delete_session(conn, _token_hash(token))
+
+
+async def set_flash(platform: Platform, token: str, message: dict[str, str]) -> None:
+    """Keep a one-time message (it may hold a secret: stored encrypted) in the session for the next page."""
+    sealed = platform.keybox.encrypt(json.dumps(message, ensure_ascii=False))
+    async with platform.engines.write.begin() as conn:
+        await store.set_flash(conn, _token_hash(token), sealed)
+
+
+async def pop_flash(platform: Platform, token: str) -> dict[str, str] | None:
+    """The session's one-time message, or None; reading it removes it (a reload does not show it again)."""
+    if not token:
+        return None
+    async with platform.engines.write.begin() as conn:
+        sealed = await store.pop_flash(conn, _token_hash(token))
+    return json.loads(platform.keybox.decrypt(sealed)) if sealed else None
 
 
 async def change_password(platform: Platform, user: UserRow, old: str, new: str, *, keep_token: str) -> None:

@@ -67,7 +67,9 @@ class Platform:
         self.engines = engines
         self.keybox = keybox
         self.writer = MessageWriter(
-            committer_for(engines.write, is_sqlite=engines.is_sqlite), batch_max=settings.commit_batch_max
+            committer_for(engines.write, is_sqlite=engines.is_sqlite),
+            batch_max=settings.commit_batch_max,
+            balance_low=settings.balance_low_segments,
         )
         self.accounts = AccountCache(self, settings.account_cache_ttl_s)
         self.smsids: SmsIdGenerator | None = None

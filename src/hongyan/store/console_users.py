@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hongyan.store.clock import now_ms
 from hongyan.store.tables import accounts, console_login_failures, console_sessions, console_users
+
+
+class UsernameTaken(Exception):
+    """The username is in use (the unique index refused it: a registration that lost a race)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +60,10 @@ async def insert_user(
     account_id: int | None,
     is_operator: bool,
 ) -> int:
+    """Insert a user; ``UsernameTaken`` when the name is in use (the transaction must then be rolled back)."""
     now = now_ms()
-    return (
-        await conn.execute(
+    try:
+        result = await conn.execute(
             insert(console_users).returning(console_users.c.id),
             {
                 "username": username,
@@ -69,7 +75,12 @@ async def insert_user(
                 "updated_at": now,
             },
         )
-    ).scalar_one()
+    except IntegrityError as exc:
+        # SQLite names the column ("UNIQUE constraint failed: console_users.username"), PostgreSQL the index.
+        if "username" in str(exc.orig):
+            raise UsernameTaken(username) from exc
+        raise
+    return result.scalar_one()
 
 
 async def username_taken(conn: AsyncConnection, username: str) -> bool:
@@ -135,6 +146,26 @@ async def delete_user_sessions(conn: AsyncConnection, user_id: int, *, keep: str
     if keep is not None:
         stmt = stmt.where(console_sessions.c.token_hash != keep)
     await conn.execute(stmt)
+
+
+async def set_flash(conn: AsyncConnection, token_hash: str, flash_enc: str) -> None:
+    await conn.execute(
+        update(console_sessions).where(console_sessions.c.token_hash == token_hash).values(flash_enc=flash_enc)
+    )
+
+
+async def pop_flash(conn: AsyncConnection, token_hash: str) -> str | None:
+    """The session's one-time message, cleared as it is read (call inside a write transaction)."""
+    stmt = select(console_sessions.c.flash_enc).where(console_sessions.c.token_hash == token_hash)
+    value = (await conn.execute(stmt)).scalar_one_or_none()
+    if value is None:
+        return None
+    cleared = await conn.execute(
+        update(console_sessions)
+        .where(console_sessions.c.token_hash == token_hash, console_sessions.c.flash_enc == value)
+        .values(flash_enc=None)
+    )
+    return value if cleared.rowcount == 1 else None  # a concurrent reader took it
 
 
 async def delete_expired_sessions(conn: AsyncConnection, now: int) -> None:

@@ -25,11 +25,12 @@ from hongyan.store.receipts import (
     reconcile_pending,
     store_unparsed,
 )
-from hongyan.store.transitions import finish, transition
+from hongyan.store.transitions import Finished, finish, transition
 
 __all__ = [
     "INTERRUPTED",
     "DueMessage",
+    "Finished",
     "ReceiptIn",
     "Submitted",
     "UnparsedIn",

@@ -22,7 +22,7 @@ from hongyan.domain.transitions import check
 from hongyan.store.clock import now_ms
 from hongyan.store.receipts import ReceiptIn, apply_in
 from hongyan.store.tables import carrier_ids, messages, pending_receipts
-from hongyan.store.transitions import push_receipts, record_events, refund
+from hongyan.store.transitions import Finished, push_receipts, record_events, refund
 
 INTERRUPTED = "resent after an interrupted submit (possible duplicate at the carrier)"
 
@@ -105,7 +105,9 @@ async def lease_due(
     return rows
 
 
-async def record_submitted(engine: AsyncEngine, owner: str, done: Sequence[Submitted]) -> list[str]:
+async def record_submitted(
+    engine: AsyncEngine, owner: str, done: Sequence[Submitted], *, finished: list[Finished] | None = None
+) -> list[str]:
     """queued → submitted for the messages this owner still holds; stores carrier id → smsid and applies
     receipts that arrived before the submit was recorded. Returns the smsids that were recorded."""
     if not done:
@@ -153,7 +155,11 @@ async def record_submitted(engine: AsyncEngine, owner: str, done: Sequence[Submi
         )
         if early:
             await conn.execute(pending_receipts.delete().where(pending_receipts.c.id.in_([r.id for r in early])))
-            await apply_in(conn, [ReceiptIn(r.channel, r.carrier_msg_id, r.stat, r.err, r.done_at) for r in early], now)
+            ended = await apply_in(
+                conn, [ReceiptIn(r.channel, r.carrier_msg_id, r.stat, r.err, r.done_at) for r in early], now
+            )
+            if finished is not None:
+                finished.extend(ended)  # the caller counts them only if this commit succeeds
     return [d.smsid for d in rows]
 
 

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hongyan.domain.states import LedgerKind, MessageState
-from hongyan.metrics import COMMIT_BATCH
+from hongyan.metrics import BALANCE_LOW, COMMIT_BATCH
 from hongyan.store.clock import now_ms
 from hongyan.store.db import WRITER_BUSY_STEP_MS, begin_immediate
 from hongyan.store.tables import accounts, ledger, messages
@@ -69,6 +69,25 @@ def decide(batch: list[NewMessage], balances: dict[int, int]) -> tuple[list[bool
     return verdicts, dict(taken)
 
 
+def crossed_below(balances: dict[int, int], taken: dict[int, int], threshold: int) -> dict[int, int]:
+    """Accounts a batch takes from ``threshold`` or more to below it (account id → new balance); none when the
+    threshold is 0. A balance already below is not reported again, so each crossing is reported once."""
+    if threshold <= 0:
+        return {}
+    low: dict[int, int] = {}
+    for account_id, n in taken.items():
+        before = balances.get(account_id, 0)
+        if before >= threshold > before - n:
+            low[account_id] = before - n
+    return low
+
+
+class Committed(NamedTuple):
+    verdicts: list[bool]  # per message: accepted (the balance covered it)
+    balances: dict[int, int]  # account id → balance before the batch (read under the batch's lock)
+    taken: dict[int, int]  # account id → segments deducted
+
+
 def message_row(m: NewMessage, now: int) -> dict[str, Any]:
     return {
         "smsid": m.smsid,
@@ -98,7 +117,7 @@ def ledger_row(m: NewMessage, now: int) -> dict[str, Any]:
 
 
 class Committer(Protocol):
-    async def commit(self, batch: list[NewMessage]) -> list[bool]: ...
+    async def commit(self, batch: list[NewMessage]) -> Committed: ...
 
     async def close(self) -> None: ...
 
@@ -117,20 +136,21 @@ class SqlAlchemyCommitter:
         self._engine = engine
         self._lock_rows = lock_rows
 
-    async def commit(self, batch: list[NewMessage]) -> list[bool]:
+    async def commit(self, batch: list[NewMessage]) -> Committed:
         now = now_ms()
         account_ids = sorted({m.account_id for m in batch})
         async with self._engine.begin() as conn:
             q = select(accounts.c.id, accounts.c.balance).where(accounts.c.id.in_(account_ids))
             if self._lock_rows:  # in id order, so two processes never deadlock
                 q = q.order_by(accounts.c.id).with_for_update()
-            verdicts, taken = decide(batch, {row.id: row.balance for row in await conn.execute(q)})
+            balances = {row.id: row.balance for row in await conn.execute(q)}
+            verdicts, taken = decide(batch, balances)
             accepted = [m for m, ok in zip(batch, verdicts, strict=True) if ok]
             if accepted:
                 await conn.execute(_DEDUCT, [{"aid": a, "amount": n, "now": now} for a, n in taken.items()])
                 await conn.execute(insert(messages), [message_row(m, now) for m in accepted])
                 await conn.execute(insert(ledger), [ledger_row(m, now) for m in accepted])
-        return verdicts
+        return Committed(verdicts, balances, taken)
 
     async def close(self) -> None:
         return None
@@ -163,7 +183,7 @@ class SqliteCommitter:
             self._con = con
         return self._con
 
-    def _run(self, batch: list[NewMessage]) -> list[bool]:
+    def _run(self, batch: list[NewMessage]) -> Committed:
         con = self._connect()
         now = now_ms()
         ids = sorted({m.account_id for m in batch})
@@ -185,9 +205,9 @@ class SqliteCommitter:
             if con.in_transaction:
                 con.execute("ROLLBACK")
             raise
-        return verdicts
+        return Committed(verdicts, balances, taken)
 
-    async def commit(self, batch: list[NewMessage]) -> list[bool]:
+    async def commit(self, batch: list[NewMessage]) -> Committed:
         if self._gate is None:
             return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, batch)
         # Hold the write engine's only connection while committing: the workers' SQLAlchemy writes and this
@@ -229,9 +249,10 @@ def committer_for(engine: AsyncEngine, *, is_sqlite: bool) -> Committer:
 class MessageWriter:
     """Group commit of accepted messages with their balance deduction."""
 
-    def __init__(self, committer: Committer, *, batch_max: int = 512) -> None:
+    def __init__(self, committer: Committer, *, batch_max: int = 512, balance_low: int = 0) -> None:
         self._committer = committer
         self._batch_max = batch_max
+        self.balance_low = balance_low  # segments; a commit taking an account below this warns once (0 = off)
         self._queue: asyncio.Queue[tuple[NewMessage, asyncio.Future[bool]] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -281,7 +302,7 @@ class MessageWriter:
 
     async def _commit_batch(self, batch: list[tuple[NewMessage, asyncio.Future[bool]]]) -> None:
         try:
-            verdicts = await self._committer.commit([m for m, _ in batch])
+            verdicts, balances, taken = await self._committer.commit([m for m, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
                 log.exception("message commit failed", extra={"smsid": batch[0][0].smsid})
@@ -294,10 +315,21 @@ class MessageWriter:
         self.batches += 1
         self.committed += sum(verdicts)
         COMMIT_BATCH.observe(len(batch))
+        if self.balance_low > 0 and taken:
+            low = crossed_below(balances, taken, self.balance_low)
+            if low:
+                _report_low(low, self.balance_low)
         for hook in self.on_commit:
             hook()
         for (_, fut), ok in zip(batch, verdicts, strict=True):
             _settle(fut, result=ok)
+
+
+def _report_low(low: dict[int, int], threshold: int) -> None:
+    """Balance-low warnings, after the commit: a counter and one structured log line per account."""
+    BALANCE_LOW.inc(len(low))
+    for account_id, balance in sorted(low.items()):
+        log.warning("balance low", extra={"account_id": account_id, "balance": balance, "threshold": threshold})
 
 
 def _settle(fut: asyncio.Future[bool], *, result: bool | None = None, exc: BaseException | None = None) -> None:

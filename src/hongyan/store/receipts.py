@@ -22,7 +22,7 @@ from hongyan.domain.states import MessageState as S
 from hongyan.domain.transitions import FAILED_FINAL
 from hongyan.store.clock import now_ms
 from hongyan.store.tables import carrier_ids, messages, pending_receipts, unparsed_deliveries
-from hongyan.store.transitions import finish
+from hongyan.store.transitions import Finished, finish
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +34,13 @@ class ReceiptIn:
     done_at: int | None = None
 
 
-async def apply_receipts(engine: AsyncEngine, receipts: Sequence[ReceiptIn]) -> None:
-    """Store a batch of carrier receipts durably; unknown carrier ids wait in ``pending_receipts``."""
+async def apply_receipts(engine: AsyncEngine, receipts: Sequence[ReceiptIn]) -> list[Finished]:
+    """Store a batch of carrier receipts durably; unknown carrier ids wait in ``pending_receipts``. Returns the
+    messages the batch finished (committed)."""
     if not receipts:
-        return
+        return []
     async with engine.begin() as conn:
-        await apply_in(conn, receipts, now_ms())
+        return await apply_in(conn, receipts, now_ms())
 
 
 async def _resolve(
@@ -73,9 +74,9 @@ async def _resolve(
     return matched, unknown
 
 
-async def apply_in(conn: AsyncConnection, receipts: Sequence[ReceiptIn], now: int) -> None:
+async def apply_in(conn: AsyncConnection, receipts: Sequence[ReceiptIn], now: int) -> list[Finished]:
     """Apply receipts in the caller's transaction: matched ones finish their message once every part has its
-    receipt; unknown ones are kept in ``pending_receipts``."""
+    receipt; unknown ones are kept in ``pending_receipts``. Returns the messages finished."""
     matched, unknown = await _resolve(conn, receipts)
     if unknown:
         rows = []
@@ -95,7 +96,7 @@ async def apply_in(conn: AsyncConnection, receipts: Sequence[ReceiptIn], now: in
             )
         await conn.execute(insert(pending_receipts), rows)
     if not matched:
-        return
+        return []
     await conn.execute(
         update(carrier_ids)
         .where(carrier_ids.c.channel == bindparam("b_ch"), carrier_ids.c.carrier_msg_id == bindparam("b_id"))
@@ -119,13 +120,13 @@ async def apply_in(conn: AsyncConnection, receipts: Sequence[ReceiptIn], now: in
             finals.append((smsid, S.DELIVERED, infos[0].code))
         elif failed.state in FAILED_FINAL:
             finals.append((smsid, failed.state, failed.code))
-    if finals:
-        await finish(conn, finals, now)
+    return await finish(conn, finals, now) if finals else []
 
 
-async def reconcile_pending(engine: AsyncEngine, limit: int = 1000) -> int:
+async def reconcile_pending(engine: AsyncEngine, limit: int = 1000, *, finished: list[Finished] | None = None) -> int:
     """Apply kept receipts whose carrier id is now known. Closes the race where a receipt and the record
-    of its submit commit concurrently (each transaction missing the other's row); returns how many."""
+    of its submit commit concurrently (each transaction missing the other's row); returns how many. The messages
+    this finished are appended to ``finished`` after the commit."""
     async with engine.begin() as conn:
         rows = list(
             await conn.execute(
@@ -150,7 +151,11 @@ async def reconcile_pending(engine: AsyncEngine, limit: int = 1000) -> int:
             return 0
         rows = list({r.id: r for r in rows}.values())  # a row joined under two spellings comes once
         await conn.execute(pending_receipts.delete().where(pending_receipts.c.id.in_([r.id for r in rows])))
-        await apply_in(conn, [ReceiptIn(r.channel, r.carrier_msg_id, r.stat, r.err, r.done_at) for r in rows], now_ms())
+        done = await apply_in(
+            conn, [ReceiptIn(r.channel, r.carrier_msg_id, r.stat, r.err, r.done_at) for r in rows], now_ms()
+        )
+    if finished is not None:
+        finished.extend(done)
     return len(rows)
 
 
@@ -172,7 +177,7 @@ async def expire_overdue(
         smsids = [r.smsid for r in await conn.execute(pick)]
         if not smsids:
             return []
-        return await finish(conn, [(s, S.EXPIRED, RECEIPT_TIMEOUT) for s in smsids], now)
+        return [f.smsid for f in await finish(conn, [(s, S.EXPIRED, RECEIPT_TIMEOUT) for s in smsids], now)]
 
 
 @dataclass(frozen=True, slots=True)

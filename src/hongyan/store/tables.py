@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -330,6 +331,7 @@ console_sessions = Table(
     Column("user_id", Integer, ForeignKey("console_users.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
+    Column("flash_enc", Text, nullable=True),  # 0009: a one-time message (encrypted), shown after a redirect
     Index("ix_console_sessions_user_id", "user_id"),
 )
 
@@ -399,4 +401,21 @@ unparsed_deliveries = Table(
     Column("reason", Text, nullable=False),
     Column("received_at", BigInteger, nullable=False),
     Index("ix_unparsed_deliveries_received_at", "received_at"),
+)
+
+# --- channel status heartbeats (0010) ----------------------------------------------------------------
+
+# One row per (channel, delivery process), upserted every HONGYAN_CHANNEL_HEARTBEAT_S by the process running the
+# channel; readers treat a row older than three heartbeats as unknown (the process is gone or stuck).
+channel_status = Table(
+    "channel_status",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("node", String(128), primary_key=True),  # the delivery process (host:pid:id, the dispatcher's owner)
+    Column("bound", Boolean, nullable=False),
+    Column("inflight", Integer, nullable=False),
+    Column("window", Integer, nullable=False),
+    Column("tps", Float, nullable=False),  # submit_sm per second lately
+    Column("throttled", Boolean, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
 )

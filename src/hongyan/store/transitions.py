@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,6 +20,22 @@ from hongyan.domain.transitions import IllegalTransition, check
 from hongyan.store import outbox
 from hongyan.store.clock import now_ms
 from hongyan.store.tables import accounts, ledger, message_events, messages
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A message that reached a final state in a transaction: returned to the transaction's owner, which counts it
+    (metrics, logs) once the commit succeeded."""
+
+    smsid: str
+    state: S
+    submitted_at: int | None  # Unix ms the submit was recorded
+    at: int  # Unix ms of the change
+
+    @property
+    def receipt_latency_s(self) -> float | None:
+        """Seconds from the recorded submit to this change (the DLR latency when a receipt caused it)."""
+        return None if self.submitted_at is None else max(0, self.at - self.submitted_at) / 1000
 
 
 async def record_events(conn: AsyncConnection, rows: Sequence[tuple[str, S, S, str | None]], now: int) -> None:
@@ -62,8 +79,8 @@ async def refund(conn: AsyncConnection, rows: Sequence[tuple[str, int, int]], no
     )
 
 
-async def finish(conn: AsyncConnection, finals: Sequence[tuple[str, S, str]], now: int) -> list[str]:
-    """submitted → final state with the carrier status; failures are refunded. Returns smsids changed."""
+async def finish(conn: AsyncConnection, finals: Sequence[tuple[str, S, str]], now: int) -> list[Finished]:
+    """submitted → final state with the carrier status; failures are refunded. Returns the messages changed."""
     wanted: dict[str, tuple[S, str]] = {}
     for smsid, state, stat in finals:
         check(S.SUBMITTED, state)
@@ -72,7 +89,9 @@ async def finish(conn: AsyncConnection, finals: Sequence[tuple[str, S, str]], no
     # twice concurrently cannot refund twice: only rows still `submitted` are changed.
     rows = list(
         await conn.execute(
-            select(messages.c.smsid, messages.c.account_id, messages.c.segments, messages.c.mobile)
+            select(
+                messages.c.smsid, messages.c.account_id, messages.c.segments, messages.c.mobile, messages.c.submitted_at
+            )
             .where(messages.c.smsid.in_(list(wanted)), messages.c.state == S.SUBMITTED.value)
             .with_for_update(of=messages)
         )
@@ -92,7 +111,8 @@ async def finish(conn: AsyncConnection, finals: Sequence[tuple[str, S, str]], no
     refunds = [(s, a, n) for s, a, n, st, _ in changed if st is not S.DELIVERED]
     if refunds:
         await refund(conn, refunds, now, note="carrier reported failure")
-    return [c[0] for c in changed]
+    submitted_at = {r.smsid: r.submitted_at for r in rows}
+    return [Finished(s, st, submitted_at[s], now) for s, _, _, st, _ in changed]
 
 
 async def transition(conn: AsyncConnection, smsid: str, source: S, target: S, detail: str | None = None) -> None:

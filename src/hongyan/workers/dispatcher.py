@@ -31,10 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hongyan.channels.base import LeaseLost, OutMessage, Permanent, Transient
 from hongyan.domain.retry import RetryPolicy
 from hongyan.domain.states import MessageState as S
-from hongyan.metrics import CHANNEL_SUBMITS, INTERRUPTED_SUBMITS
+from hongyan.metrics import CHANNEL_SUBMITS, INTERRUPTED_SUBMITS, MESSAGES_FINAL
 from hongyan.store import delivery
 from hongyan.store.clock import now_ms
 from hongyan.store.tables import messages
+from hongyan.workers.receipts import count_finished
 from hongyan.workers.routing import Router
 
 log = logging.getLogger(__name__)
@@ -250,7 +251,9 @@ class Dispatcher:
             return
         try:
             if out.submitted:
-                done = await delivery.record_submitted(self._engine, self.owner, out.submitted)
+                early: list[delivery.Finished] = []  # receipts that came before the submit was recorded
+                done = await delivery.record_submitted(self._engine, self.owner, out.submitted, finished=early)
+                count_finished(early)
                 self.stats.submitted += len(done)
                 if len(done) != len(out.submitted):
                     log.warning("%d submits recorded after losing the lease", len(out.submitted) - len(done))
@@ -264,7 +267,8 @@ class Dispatcher:
                 by_state.setdefault(state, []).append((smsid, err))
             for state, items in by_state.items():
                 for smsid, err in items:
-                    await delivery.record_failed(self._engine, self.owner, [smsid], state, err)
+                    if await delivery.record_failed(self._engine, self.owner, [smsid], state, err):
+                        MESSAGES_FINAL.labels(state.value).inc()
                 self.stats.failed += len(items)
         except Exception:
             # Put back what was not written; the next flush retries (leases are renewed meanwhile).

@@ -1,5 +1,9 @@
 """Receipt intake: channels hand in receipts; each is durable (group commit) before the channel acks it.
-The receipt sweeper ends messages whose receipt never came (``expired``, refunded, pushed)."""
+The receipt sweeper ends messages whose receipt never came (``expired``, refunded, pushed).
+
+Final states and the DLR latency are counted here, from what the store functions return after their commit:
+a transaction that rolls back (and is retried) is never counted, and the store stays free of process concerns.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,28 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hongyan.channels.base import InReceipt, InReply, InUnparsed
-from hongyan.metrics import RECEIPT_TIMEOUTS
+from hongyan.domain.states import MessageState as S
+from hongyan.metrics import DLR_LATENCY, MESSAGES_FINAL, RECEIPT_TIMEOUTS
 from hongyan.store import delivery
 from hongyan.store.batching import GroupCommit
 from hongyan.store.clock import now_ms
 from hongyan.store.replies import store_reply
 
 log = logging.getLogger(__name__)
+
+
+def count_finished(finished: Sequence[delivery.Finished]) -> None:
+    """Count committed final states by state, and the DLR latency of those a receipt ended."""
+    for f in finished:
+        MESSAGES_FINAL.labels(f.state.value).inc()
+        latency = f.receipt_latency_s
+        if latency is not None:
+            DLR_LATENCY.observe(latency)
 
 
 class ReceiptIntake:
@@ -29,7 +43,7 @@ class ReceiptIntake:
         self._group: GroupCommit[delivery.ReceiptIn] = GroupCommit(self._commit, name="receipt-intake")
 
     async def _commit(self, batch: list[delivery.ReceiptIn]) -> None:
-        await delivery.apply_receipts(self._engine, batch)
+        count_finished(await delivery.apply_receipts(self._engine, batch))
 
     async def start(self) -> None:
         await self._group.start()
@@ -46,7 +60,9 @@ class ReceiptIntake:
         while True:
             await asyncio.sleep(self._reconcile_s)
             try:
-                await delivery.reconcile_pending(self._engine)
+                finished: list[delivery.Finished] = []
+                await delivery.reconcile_pending(self._engine, finished=finished)
+                count_finished(finished)
             except Exception:
                 log.exception("reconciling kept receipts failed")
 
@@ -130,6 +146,7 @@ class ReceiptSweeper:
                 break
         if total:
             RECEIPT_TIMEOUTS.inc(total)
+            MESSAGES_FINAL.labels(S.EXPIRED.value).inc(total)
             self.expired += total
             log.warning("messages expired without a receipt", extra={"count": total})
         return total

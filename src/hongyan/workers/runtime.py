@@ -1,5 +1,7 @@
 """Running delivery in a process: build channels from the database, keep them in step with the channel
-table (reload without restart), and run the dispatcher and the receipt intake beside them."""
+table (reload without restart), and run the dispatcher and the receipt intake beside them. Every
+``HONGYAN_CHANNEL_HEARTBEAT_S`` the channels' state goes to ``channel_status`` (one upsert), for the processes
+that do not run them (``/readyz``, the console)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,13 @@ import functools
 import logging
 from collections.abc import Callable
 
-from hongyan.channels.base import Channel
+from hongyan.channels.base import Channel, ChannelStatus
 from hongyan.metrics import CHANNEL_INFLIGHT, CHANNEL_WINDOW, CHANNELS_UP
 from hongyan.services.platform import Platform
+from hongyan.store import channel_status
 from hongyan.store import channels as channel_store
 from hongyan.store.channels import ChannelConfig
+from hongyan.store.clock import now_ms
 from hongyan.workers.dispatcher import Dispatcher
 from hongyan.workers.receipts import ReceiptIntake, ReceiptSweeper
 from hongyan.workers.routing import Route, Router
@@ -54,6 +58,13 @@ class DeliveryRuntime:
         self._channels: dict[str, tuple[ChannelConfig, Channel]] = {}
         self._version: tuple[int, int] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._heartbeat_s = platform.settings.channel_heartbeat_s
+        self._beat_task: asyncio.Task[None] | None = None
+
+    @property
+    def node(self) -> str:
+        """This process's name in ``channel_status`` (the dispatcher's lease owner)."""
+        return self.dispatcher.owner
 
     async def start(self) -> None:
         await self.intake.start()
@@ -61,12 +72,21 @@ class DeliveryRuntime:
         await self.dispatcher.start()
         await self.sweeper.start()
         self._task = asyncio.create_task(self._reload_loop(), name="channel-reload")
+        if self._heartbeat_s > 0:
+            self._beat_task = asyncio.create_task(self._heartbeat_loop(), name="channel-heartbeat")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._beat_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._beat_task = None
+        if self._heartbeat_s > 0:
+            try:
+                await channel_status.forget(self.platform.engines.write, self.node)
+            except Exception:  # the rows go stale anyway
+                log.exception("clearing the channel heartbeats failed")
         await self.sweeper.stop()
         await self.dispatcher.stop()
         for _, channel in self._channels.values():
@@ -83,12 +103,32 @@ class DeliveryRuntime:
                 log.exception("channel reload failed")
             self.sample_metrics()
 
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                await self.heartbeat()
+            except Exception:
+                log.exception("channel heartbeat failed")
+            await asyncio.sleep(self._heartbeat_s)
+
+    def statuses(self) -> dict[str, ChannelStatus]:
+        """The state of each channel this process runs."""
+        return {name: status_of(channel, config) for name, (config, channel) in self._channels.items()}
+
+    async def heartbeat(self) -> None:
+        """Write every channel's state to ``channel_status`` (one upsert)."""
+        beats = [
+            channel_status.Heartbeat(name, st.bound, st.inflight, st.window, st.tps, st.throttled)
+            for name, st in self.statuses().items()
+        ]
+        await channel_status.beat(self.platform.engines.write, self.node, beats, now_ms())
+
     def sample_metrics(self) -> None:
         """Channel gauges: how many are available, and per channel the window and the submits in flight."""
         CHANNELS_UP.set(sum(1 for r in self.router.routes if r.channel.available))
-        for name, (config, channel) in self._channels.items():
-            CHANNEL_WINDOW.labels(name).set(config.window)
-            CHANNEL_INFLIGHT.labels(name).set(_inflight(channel))
+        for name, st in self.statuses().items():
+            CHANNEL_WINDOW.labels(name).set(st.window)
+            CHANNEL_INFLIGHT.labels(name).set(st.inflight)
 
     async def reload(self) -> None:
         """Start new and changed channels, stop removed and disabled ones, rebuild the routes."""
@@ -118,9 +158,9 @@ class DeliveryRuntime:
         self._version = version
 
 
-def _inflight(channel: Channel) -> int:
-    """Submits in flight on a channel that tells (the SMPP channel's client does), else 0."""
-    value = getattr(channel, "inflight", None)
-    if value is None:
-        value = getattr(getattr(channel, "_client", None), "inflight", 0)
-    return int(value) if isinstance(value, int) else 0
+def status_of(channel: Channel, config: ChannelConfig) -> ChannelStatus:
+    """``channel.status()``; a channel without it (a test double) reports its availability and configured window."""
+    status = getattr(channel, "status", None)
+    if status is not None:
+        return status()
+    return ChannelStatus(bound=bool(channel.available), window=config.window)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
@@ -13,28 +11,11 @@ from hongyan.console.web import render
 from hongyan.domain import carrier_status
 from hongyan.domain.labels import STATE_LABELS
 from hongyan.services import certification, reports, review
-from hongyan.services.channels import list_channels
+from hongyan.services.channels import list_channels, live_status
 
 router = APIRouter()
 
 CHART_MINUTES = 60
-
-
-def _live_channels(request: Request) -> dict[str, dict[str, Any]] | None:
-    """Bound state and submits in flight of the channels this process runs (``serve`` with embedded workers);
-    None when delivery runs in another process (``hongyan worker``): then only the database view is shown."""
-    workers = getattr(request.app.state, "workers", None)
-    delivery = getattr(workers, "delivery", None)
-    if delivery is None:
-        return None
-    live = {}
-    for route in delivery.router.routes:
-        client = getattr(route.channel, "_client", None)  # SmppChannel's ESME; other kinds may have none
-        live[route.channel.name] = {
-            "bound": bool(route.channel.available),
-            "inflight": getattr(client, "inflight", None),
-        }
-    return live
 
 
 @router.get("/")
@@ -67,19 +48,23 @@ async def chart_data(request: Request, minutes: int = CHART_MINUTES) -> JSONResp
 async def channels_page(request: Request) -> Response:
     p = platform_of(request)
     activity = await reports.delivery_activity(p)
-    live = _live_channels(request)
+    # Bound state and window use per the fresh heartbeats of the delivery processes (this one or others); a channel
+    # without a fresh heartbeat is absent: unknown.
+    live = await live_status(p)
     rows = []
     for c in await list_channels(p):
         act = activity["channels"].get(c["name"], {"recent": 0, "awaiting": 0})
-        state = (live or {}).get(c["name"])
+        state = live.get(c["name"])
         rows.append(
             c
             | {
                 "recent": act["recent"],
                 "tps_now": round(act["recent"] / activity["window_s"], 1),
                 "awaiting": act["awaiting"],
-                "bound": None if state is None else state["bound"],
-                "inflight": None if state is None else state["inflight"],
+                "bound": None if state is None else state.bound,
+                "inflight": None if state is None else state.inflight,
+                "live_window": None if state is None else state.window,
+                "throttled": state is not None and state.throttled,
             }
         )
     return render(
@@ -90,7 +75,8 @@ async def channels_page(request: Request) -> Response:
         rows=rows,
         queue=activity["queue"],
         window_s=activity["window_s"],
-        live=live is not None,
+        live=bool(live),
+        stale_s=round(3 * p.settings.channel_heartbeat_s, 1),
         **flash(request),
     )
 
