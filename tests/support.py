@@ -32,3 +32,30 @@ def read_response(sock: socket.socket, buf: bytearray) -> tuple[int, dict[str, s
         rest += chunk
     buf[:] = rest[length:]
     return status, headers, rest[:length]
+
+
+async def accept_many(platform, creds, n: int, prefix: str = "1390000") -> list[str]:
+    """Submit ``n`` order notices in parallel (mobiles ``prefix`` + 4 digits) through the real Submit use case;
+    all must be accepted. Returns their smsids."""
+    import asyncio
+
+    from hongyan.pipeline.context import SubmitRequest
+    from hongyan.services.submit import submit
+    from tests.conftest import SIGNATURE
+
+    outs = await asyncio.gather(
+        *[
+            submit(
+                platform,
+                SubmitRequest(
+                    account=creds.account,
+                    password=creds.apikey,
+                    mobile=f"{prefix}{i:04d}",
+                    content=f"【{SIGNATURE}】您的订单{i}已发货",
+                ),
+            )
+            for i in range(n)
+        ]
+    )
+    assert all(o.code == 2 for o in outs), [o for o in outs if o.code != 2][:3]
+    return [o.smsid for o in outs]

@@ -12,15 +12,13 @@ from typing import ClassVar
 from sqlalchemy import func, select
 
 from hongyan.metrics import REGISTRY
-from hongyan.pipeline.context import SubmitRequest
 from hongyan.services import channels as channel_svc
-from hongyan.services.submit import submit
 from hongyan.simulator import Simulator
 from hongyan.smpp.constants import ESM_CLASS_DELIVERY_RECEIPT, Tag
 from hongyan.smpp.pdu import DeliverSm
 from hongyan.store.tables import carrier_ids, messages, pending_receipts, unparsed_deliveries
 from hongyan.workers.runtime import DeliveryRuntime
-from tests.conftest import SIGNATURE
+from tests.support import accept_many
 
 
 async def _runtime(platform, sim: Simulator, **channel) -> DeliveryRuntime:
@@ -35,25 +33,6 @@ async def _runtime(platform, sim: Simulator, **channel) -> DeliveryRuntime:
         await asyncio.sleep(0.02)
     platform.writer.on_commit.append(runtime.dispatcher.wake)
     return runtime
-
-
-async def _accept(platform, creds, n: int, prefix: str) -> list[str]:
-    outs = await asyncio.gather(
-        *[
-            submit(
-                platform,
-                SubmitRequest(
-                    account=creds.account,
-                    password=creds.apikey,
-                    mobile=f"{prefix}{i:04d}",
-                    content=f"【{SIGNATURE}】您的订单{i}已发货",
-                ),
-            )
-            for i in range(n)
-        ]
-    )
-    assert all(o.code == 2 for o in outs)
-    return [o.smsid for o in outs]
 
 
 async def _until_final(platform, n: int, timeout: float = 60) -> dict[str, int]:
@@ -73,7 +52,7 @@ async def test_throttling_smsc_slows_down_and_fails_nothing(platform, live) -> N
     await sim.start()
     try:
         runtime = await _runtime(platform, sim, window=20, tps=5000)
-        await _accept(platform, live, 300, "1360000")
+        await accept_many(platform, live, 300, "1360000")
         states = await _until_final(platform, 300)
         stats = runtime.dispatcher.stats
         await runtime.stop()
@@ -138,7 +117,7 @@ async def test_decimal_receipts_for_hex_submit_ids_over_smpp(platform, live) -> 
     await sim.start()
     try:
         runtime = await _runtime(platform, sim, window=20, tps=2000)
-        await _accept(platform, live, 50, "1350000")
+        await accept_many(platform, live, 50, "1350000")
         states = await _until_final(platform, 50)
         await runtime.stop()
     finally:

@@ -12,34 +12,13 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from hongyan.pipeline.context import SubmitRequest
 from hongyan.services import channels as channel_svc
-from hongyan.services.submit import submit
 from hongyan.simulator import Simulator
 from hongyan.store.tables import messages
 from hongyan.workers.runtime import DeliveryRuntime, default_factory
-from tests.conftest import SIGNATURE
+from tests.support import accept_many
 
 BOUND_S = 0.4
-
-
-async def _accept(platform, creds, n: int, prefix: str) -> list[str]:
-    outs = await asyncio.gather(
-        *[
-            submit(
-                platform,
-                SubmitRequest(
-                    account=creds.account,
-                    password=creds.apikey,
-                    mobile=f"{prefix}{i:04d}",
-                    content=f"【{SIGNATURE}】您的订单{i}已发货",
-                ),
-            )
-            for i in range(n)
-        ]
-    )
-    assert all(o.code == 2 for o in outs)
-    return [o.smsid for o in outs]
 
 
 async def _until_delivered(platform, n: int, timeout: float = 60) -> dict[str, int]:
@@ -84,7 +63,7 @@ async def test_throttled_primary_spills_over_to_the_backup_and_comes_back(platfo
         await _until(lambda: len(channels) == 2 and all(c.available for c in channels.values()), "channels bound")
         platform.writer.on_commit.append(runtime.dispatcher.wake)
 
-        await _accept(platform, live, 400, "1360000")
+        await accept_many(platform, live, 400, "1360000")
         states = await _until_delivered(platform, 400)
         stats = runtime.dispatcher.stats
         assert states == {"delivered": 400}
@@ -98,7 +77,7 @@ async def test_throttled_primary_spills_over_to_the_backup_and_comes_back(platfo
         primary_client = channels["sim1"]._client
         await _until(lambda: channels["sim1"].available and primary_client.congested_for() == 0, "recovery")
         on_backup = backup.stats.messages
-        await _accept(platform, live, 1, "1370000")
+        await accept_many(platform, live, 1, "1370000")
         await _until_delivered(platform, 401)
         assert backup.stats.messages == on_backup
         assert primary.messages_by_destination["13700000000"] == 1
