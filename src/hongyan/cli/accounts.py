@@ -10,7 +10,9 @@ from rich.table import Table
 from hongyan.cli._common import console, emit, run
 from hongyan.domain.states import AccountState, ReviewState
 from hongyan.services import accounts as svc
+from hongyan.services import channels as channel_svc
 from hongyan.services import review
+from hongyan.services.platform import Platform
 
 account_app = typer.Typer(help="Accounts: create, top up, freeze, configure.", no_args_is_help=True)
 signature_app = typer.Typer(help="Signatures (签名): add and review.", no_args_is_help=True)
@@ -67,10 +69,15 @@ def account_set(
     template_url: Annotated[str | None, typer.Option(help="Template review push URL")] = None,
     require_template: Annotated[bool | None, typer.Option(help="Free text must match a template")] = None,
     default_signature: Annotated[str | None, typer.Option(help="Signature for content without one")] = None,
+    channel_group: Annotated[
+        str | None, typer.Option(help="Channel group its messages route in ('' or 'default': the default group)")
+    ] = None,
 ) -> None:
     """Change account settings; options not given stay as they are."""
-    run(
-        lambda p: svc.set_fields(
+    grouped = channel_group not in (None, "", "default")
+
+    async def apply(p: Platform) -> dict[str, set[str]]:
+        await svc.set_fields(
             p,
             account,
             allowed_ips=ip,
@@ -80,9 +87,16 @@ def account_set(
             template_url=template_url,
             require_template=require_template,
             default_signature=default_signature,
+            channel_group=channel_group,
         )
-    )
+        return await channel_svc.groups_serving(p) if grouped else {}
+
+    serving = run(apply)
     console.print(f"{account}: updated")
+    if grouped:
+        missing = sorted(serving.get("default", set()) - serving.get(str(channel_group), set()))
+        if missing:
+            console.print(f"note: group {channel_group} has no channel for {', '.join(missing)}: default serves those")
 
 
 @account_app.command("show")

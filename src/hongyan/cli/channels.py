@@ -26,7 +26,9 @@ def channel_add(
     ] = "mobile,unicom,telecom,broadnet,virtual",
     priority: Annotated[str, typer.Option(help="primary | backup")] = "primary",
     group: Annotated[str, typer.Option(help="Channel group")] = "default",
-    weight: Annotated[int, typer.Option(help="Share among channels of the same priority")] = 1,
+    weight: Annotated[
+        int, typer.Option(help="Share among channels of the same group, carrier and priority (round-robin)")
+    ] = 1,
     source_addr: Annotated[str, typer.Option(help="Source address (sender number)")] = "",
 ) -> None:
     """Add a channel; running workers pick it up within seconds."""
@@ -58,6 +60,7 @@ def channel_set(
     window: Annotated[int | None, typer.Option()] = None,
     carriers: Annotated[str | None, typer.Option()] = None,
     priority: Annotated[str | None, typer.Option()] = None,
+    group: Annotated[str | None, typer.Option(help="Channel group")] = None,
     weight: Annotated[int | None, typer.Option()] = None,
     enabled: Annotated[bool | None, typer.Option("--enabled/--disabled")] = None,
 ) -> None:
@@ -72,6 +75,7 @@ def channel_set(
             window=window,
             carriers=carriers,
             priority=priority,
+            group_name=group,
             weight=weight,
             enabled=enabled,
         )
@@ -91,7 +95,7 @@ def channel_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     if as_json:
         emit(rows, True)
         return
-    table = Table("name", "smpp", "system_id", "tps", "window", "carriers", "priority", "group", "enabled")
+    table = Table("name", "smpp", "system_id", "tps", "window", "carriers", "priority", "group", "weight", "enabled")
     for r in rows:
         table.add_row(
             r["name"],
@@ -102,6 +106,7 @@ def channel_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
             r["carriers"],
             r["priority"],
             r["group"],
+            str(r["weight"]),
             "yes" if r["enabled"] else "no",
         )
     console.print(table)

@@ -15,6 +15,7 @@ from hongyan.domain.templates import slot_count
 from hongyan.keys import new_api_id, new_api_key
 from hongyan.pipeline.auth import ip_in
 from hongyan.services import review
+from hongyan.services.channels import DEFAULT_GROUP, check_group
 from hongyan.services.platform import Platform
 from hongyan.store import accounts as store
 from hongyan.store.accounts import NotFound
@@ -84,6 +85,9 @@ async def set_state(platform: Platform, api_id: str, state: AccountState) -> Non
 
 async def set_fields(platform: Platform, api_id: str, **values: Any) -> None:
     values = {k: v for k, v in values.items() if v is not None}
+    if "channel_group" in values:  # '' or "default": route in the default group (stored as NULL)
+        group = values["channel_group"]
+        values["channel_group"] = None if group in ("", DEFAULT_GROUP) else check_group(group)
     if not values:
         return
     async with platform.engines.write.begin() as conn:
@@ -109,6 +113,7 @@ async def show(platform: Platform, api_id: str) -> dict[str, Any]:
         "receipt_url": row.receipt_url,
         "reply_url": row.reply_url,
         "template_url": row.template_url,
+        "channel_group": row.channel_group or DEFAULT_GROUP,
         "signatures": [{"id": s["id"], "text": s["text"], "state": s["state"]} for s in sigs],
     }
 

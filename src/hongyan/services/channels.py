@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hongyan.services.platform import Platform
@@ -11,9 +12,20 @@ from hongyan.store.clock import now_ms
 
 PRIORITIES = ("primary", "backup")
 CARRIERS = ("mobile", "unicom", "telecom", "broadnet", "virtual", "intl")
+DEFAULT_GROUP = "default"
+_GROUP = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def check_group(name: str) -> str:
+    """A channel group name: 1-64 of letters, digits, ``_ . -``."""
+    if not _GROUP.fullmatch(name):
+        raise ValueError("a channel group is 1-64 letters, digits, '_', '.' or '-'")
+    return name
 
 
 def _check(values: dict[str, Any]) -> None:
+    if "group_name" in values:
+        check_group(values["group_name"])
     if "priority" in values and values["priority"] not in PRIORITIES:
         raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}")
     if "carriers" in values:
@@ -89,3 +101,14 @@ async def live_status(platform: Platform) -> dict[str, channel_status.ChannelLiv
     max_age_ms = int(3 * platform.settings.channel_heartbeat_s * 1000)
     async with platform.engines.read.connect() as conn:
         return await channel_status.fresh(conn, max_age_ms=max_age_ms, now=now_ms())
+
+
+async def groups_serving(platform: Platform) -> dict[str, set[str]]:
+    """Channel group → the carriers its enabled channels serve (what routing can use for that group)."""
+    async with platform.engines.read.connect() as conn:
+        rows = await store.load_channels(conn, platform.keybox.decrypt)
+    out: dict[str, set[str]] = {}
+    for c in rows:
+        if c.enabled:
+            out.setdefault(c.group_name, set()).update(c.carriers or CARRIERS)
+    return out

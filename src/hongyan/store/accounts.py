@@ -39,6 +39,7 @@ class AccountRow:
     limit_daily_codes: int | None = None
     limit_daily_ceiling: int | None = None
     unit_price_micros: int | None = None
+    channel_group: str | None = None
 
 
 async def insert_account(

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hongyan.store.accounts import NotFound
 from hongyan.store.clock import now_ms
-from hongyan.store.tables import channels
+from hongyan.store.tables import accounts, channels
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +83,9 @@ async def load_channels(conn: AsyncConnection, decrypt) -> list[ChannelConfig]:
             )
         )
     return out
+
+
+async def account_groups(conn: AsyncConnection) -> dict[int, str]:
+    """account id → channel group, for the accounts assigned one (the others route in "default")."""
+    q = select(accounts.c.id, accounts.c.channel_group).where(accounts.c.channel_group.is_not(None))
+    return {r.id: r.channel_group for r in await conn.execute(q)}

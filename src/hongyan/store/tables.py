@@ -52,6 +52,8 @@ accounts = Table(
     Column("unit_price_micros", BigInteger, nullable=True),  # price of one segment, millionths of a yuan
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # The channel group its messages route in (0011); NULL means "default".
+    Column("channel_group", String(64), nullable=True),
 )
 
 signatures = Table(

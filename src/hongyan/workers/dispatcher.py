@@ -13,6 +13,9 @@ docs/decisions/0002-submit-crash-window.md.
 
 A message that waits on a throttled or backed-up channel past its failover bound moves to another available
 channel (the channel asks ``OutMessage.elsewhere``); with none available it keeps waiting where it is.
+
+Each message routes in its account's channel group, looked up in ``account_groups`` (account id → group, kept by
+the runtime with the channel reload), so routing costs no query per message.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import update
@@ -36,7 +40,7 @@ from hongyan.store import delivery
 from hongyan.store.clock import now_ms
 from hongyan.store.tables import messages
 from hongyan.workers.receipts import count_finished
-from hongyan.workers.routing import Router
+from hongyan.workers.routing import DEFAULT_GROUP, Router
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +81,11 @@ class Dispatcher:
         poll_s: float = 0.05,
         flush_s: float = 0.01,
         retry: RetryPolicy | None = None,
+        account_groups: Mapping[int, str] | None = None,
     ) -> None:
         self._engine = engine
         self.router = router
+        self.account_groups: Mapping[int, str] = account_groups or {}  # replaced whole by the runtime's reload
         self._skip_locked = skip_locked
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._batch = batch
@@ -155,9 +161,10 @@ class Dispatcher:
     async def _send(self, m: delivery.DueMessage) -> None:
         tried: set[str] = set()
         error = "no channel available"
+        group = self.account_groups.get(m.account_id, DEFAULT_GROUP)
         try:
             while True:
-                channel = self.router.pick(m.carrier, exclude=frozenset(tried))
+                channel = self.router.pick(m.carrier, group, exclude=frozenset(tried))
                 if channel is None:
                     break
                 if tried:
@@ -170,7 +177,7 @@ class Dispatcher:
                             m.mobile,
                             m.content,
                             before_send=lambda s=m.smsid: self._mark(s),
-                            elsewhere=lambda others=others: self.router.available_elsewhere(m.carrier, exclude=others),
+                            elsewhere=lambda others=others: self.router.available_elsewhere(m.carrier, group, others),
                         )
                     )
                 except LeaseLost:

@@ -1,5 +1,6 @@
 """Running delivery in a process: build channels from the database, keep them in step with the channel
-table (reload without restart), and run the dispatcher and the receipt intake beside them. Every
+table (reload without restart), and run the dispatcher and the receipt intake beside them. Each reload also
+refreshes the dispatcher's account → channel group map (one small query: only accounts assigned a group). Every
 ``HONGYAN_CHANNEL_HEARTBEAT_S`` the channels' state goes to ``channel_status`` (one upsert), for the processes
 that do not run them (``/readyz``, the console)."""
 
@@ -131,8 +132,10 @@ class DeliveryRuntime:
             CHANNEL_INFLIGHT.labels(name).set(st.inflight)
 
     async def reload(self) -> None:
-        """Start new and changed channels, stop removed and disabled ones, rebuild the routes."""
+        """Refresh the account groups; start new and changed channels, stop removed and disabled ones, rebuild the
+        routes."""
         async with self.platform.engines.read.connect() as conn:
+            self.dispatcher.account_groups = await channel_store.account_groups(conn)
             version = await channel_store.version(conn)
             if version == self._version:
                 return
