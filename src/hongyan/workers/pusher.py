@@ -110,6 +110,7 @@ class Pusher:
         self._client: aiohttp.ClientSession | None = None  # made on first use, inside the running loop
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._backlog: dict[str, int] = defaultdict(int)
+        self._new_host_seen = True  # the last lease brought rows for a host not in _backlog
         self._task: asyncio.Task[None] | None = None
         self._inflight: dict[asyncio.Task[None], int] = {}  # task → outbox id
         self._delivered: list[int] = []
@@ -142,7 +143,7 @@ class Pusher:
                 if asyncio.get_running_loop().time() - renewed > renew_every:
                     await outbox.renew(self._engine, self.owner, list(self._inflight.values()), self._lease_ms)
                     renewed = asyncio.get_running_loop().time()
-                room = min(self._batch, self._max_inflight - len(self._inflight))
+                room = self._lease_room()
                 if room > 0:
                     pushes = await outbox.lease(
                         self._engine,
@@ -157,6 +158,7 @@ class Pusher:
             except Exception:
                 log.exception("push lease failed")  # rows leased meanwhile come back when their lease ends
                 pushes, secrets = [], {}
+            self._new_host_seen = any(urlsplit(p.url).netloc not in self._backlog for p in pushes)
             for push in pushes:
                 host = urlsplit(push.url).netloc
                 self._backlog[host] += 1
@@ -172,6 +174,16 @@ class Pusher:
             rest = MIN_CYCLE_S - (asyncio.get_running_loop().time() - cycle)
             if rest > 0:
                 await asyncio.sleep(rest)
+
+    def _lease_room(self) -> int:
+        """How many rows to lease now. While the last lease brought no new host, only what the known hosts'
+        backlogs can take (at least 1, to notice a new host): leasing rows for a host that is nearly full only
+        to hand them back cost two write transactions per cycle and re-leased each waiting row several times."""
+        room = min(self._batch, self._max_inflight - len(self._inflight))
+        if self._backlog and not self._new_host_seen:
+            free = sum(max(0, self.policy.host_backlog - n) for n in self._backlog.values())
+            room = min(room, max(free, 1))
+        return room
 
     def _done(self, task: asyncio.Task[None], host: str) -> None:
         self._inflight.pop(task, None)
