@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from types import CoroutineType
 
 from hongyan.domain.codes import Rejected
 from hongyan.pipeline import auth, blacklist, content, fields, limits, marketing, number, words
@@ -35,8 +36,11 @@ async def run_checks(ctx: SubmitContext, checks: Sequence[Check] = SUBMIT_CHECKS
     """Run checks in order; the first rejection wins."""
     for check in checks:
         verdict = check(ctx)
-        if inspect.isawaitable(verdict):
+        if verdict is None:  # most checks pass synchronously: no awaitable test (inspect's ABC check is slow)
+            continue
+        if type(verdict) is CoroutineType or inspect.isawaitable(verdict):
             verdict = await verdict
-        if verdict is not None:
-            return verdict
+            if verdict is None:
+                continue
+        return verdict
     return None
