@@ -59,3 +59,43 @@ async def accept_many(platform, creds, n: int, prefix: str = "1390000") -> list[
     )
     assert all(o.code == 2 for o in outs), [o for o in outs if o.code != 2][:3]
     return [o.smsid for o in outs]
+
+
+XML_TYPE = "text/xml; charset=utf-8"
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+def md5(text: str) -> str:
+    import hashlib
+
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def xml_answer(code: int, msg: str, smsid: str = "0", key: str = "smsid", root: str = "SubmitResult") -> bytes:
+    """ihuyi's XML answer, byte for byte (SPEC.md §2)."""
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<{root} xmlns="http://106.ihuyi.com/">\n'
+        f"<code>{code}</code>\n<msg>{msg}</msg>\n<{key}>{smsid}</{key}>\n</{root}>\n"
+    ).encode()
+
+
+def json_answer(code: int, msg: str, smsid: str = "0", key: str = "smsid") -> bytes:
+    return f'{{"code":{code},"msg":"{msg}","{key}":"{smsid}"}}'.encode()
+
+
+def assert_accepted(r, *, fmt: str = "xml", key: str = "smsid", note: object = "") -> str:
+    """The answer is 提交成功 with a 20-digit id; every other byte is compared exactly. Returns the id."""
+    import re
+
+    assert r.status_code == 200, note
+    if fmt == "json":
+        assert r.headers["content-type"] == JSON_TYPE, note
+        m = re.search(rb'"' + key.encode() + rb'":"(\d{20})"', r.content)
+        assert m, (note, r.content.decode())
+        assert r.content == json_answer(2, "提交成功", m.group(1).decode(), key), note
+    else:
+        assert r.headers["content-type"] == XML_TYPE, note
+        m = re.search(rb"<" + key.encode() + rb">(\d{20})</", r.content)
+        assert m, (note, r.content.decode())
+        assert r.content == xml_answer(2, "提交成功", m.group(1).decode(), key), note
+    return m.group(1).decode()

@@ -5,21 +5,19 @@ and bodies that are too large. The stored message text is read back from the ``m
 from __future__ import annotations
 
 import hashlib
-import re
 from urllib.parse import quote, urlencode
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from hongyan.api.params import MAX_BODY
 from hongyan.store.tables import messages
 from tests.conftest import MOBILE, SIGNATURE, Creds
+from tests.support import JSON_TYPE, XML_TYPE, json_answer, md5, xml_answer
+from tests.support import assert_accepted as accepted
 
 URL = "/webservice/sms.php"
 ISMS_URL = "/webservice/isms.php"
-XML_TYPE = "text/xml; charset=utf-8"
-JSON_TYPE = "application/json; charset=utf-8"
 CONTENT = f"【{SIGNATURE}】您的验证码是：５６７８，中文内容、标点！"
 FORM_TYPE = "application/x-www-form-urlencoded"
 NOW = 1_800_000_000
@@ -29,36 +27,6 @@ NOW = 1_800_000_000
 def database_url(database_url: str, migrated_sqlite) -> str:
     """Each test's database is a clone of one migrated file (conftest.migrated_sqlite): no Alembic per test."""
     return migrated_sqlite(database_url)
-
-
-def md5(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8")).hexdigest()
-
-
-def xml_answer(code: int, msg: str, smsid: str = "0", key: str = "smsid", root: str = "SubmitResult") -> bytes:
-    return (
-        f'<?xml version="1.0" encoding="utf-8"?>\n<{root} xmlns="http://106.ihuyi.com/">\n'
-        f"<code>{code}</code>\n<msg>{msg}</msg>\n<{key}>{smsid}</{key}>\n</{root}>\n"
-    ).encode()
-
-
-def json_answer(code: int, msg: str, smsid: str = "0", key: str = "smsid") -> bytes:
-    return f'{{"code":{code},"msg":"{msg}","{key}":"{smsid}"}}'.encode()
-
-
-def accepted(r: httpx.Response, *, fmt: str = "xml", key: str = "smsid", note: object = "") -> str:
-    assert r.status_code == 200, note
-    if fmt == "json":
-        assert r.headers["content-type"] == JSON_TYPE, note
-        m = re.search(rb'"' + key.encode() + rb'":"(\d{20})"', r.content)
-        assert m, (note, r.content.decode())
-        assert r.content == json_answer(2, "提交成功", m.group(1).decode(), key), note
-    else:
-        assert r.headers["content-type"] == XML_TYPE, note
-        m = re.search(rb"<" + key.encode() + rb">(\d{20})</", r.content)
-        assert m, (note, r.content.decode())
-        assert r.content == xml_answer(2, "提交成功", m.group(1).decode(), key), note
-    return m.group(1).decode()
 
 
 def params(creds: Creds, content: str = CONTENT, **extra: str) -> dict[str, str]:

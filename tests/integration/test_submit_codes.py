@@ -6,7 +6,6 @@ client that parses the answer with a regex or by stripping the namespace text br
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 import httpx
@@ -18,11 +17,10 @@ from hongyan.pipeline.run import SUBMIT_CHECKS
 from hongyan.services import accounts as svc
 from hongyan.store.tables import messages
 from tests.conftest import MOBILE, SIGNATURE, Creds
+from tests.support import JSON_TYPE, XML_TYPE, assert_accepted, json_answer, md5, xml_answer
 
 URL = "/webservice/sms.php"
 ISMS_URL = "/webservice/isms.php"
-XML_TYPE = "text/xml; charset=utf-8"
-JSON_TYPE = "application/json; charset=utf-8"
 BODY = "您的订单已发货"
 SIGNED = f"【{SIGNATURE}】{BODY}"
 NOW = 1_800_000_000
@@ -58,25 +56,6 @@ def database_url(database_url: str, migrated_sqlite) -> str:
     return migrated_sqlite(database_url)
 
 
-def xml_answer(code: int, msg: str, smsid: str = "0", key: str = "smsid") -> bytes:
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>\n'
-        '<SubmitResult xmlns="http://106.ihuyi.com/">\n'
-        f"<code>{code}</code>\n"
-        f"<msg>{msg}</msg>\n"
-        f"<{key}>{smsid}</{key}>\n"
-        "</SubmitResult>\n"
-    ).encode()
-
-
-def json_answer(code: int, msg: str, smsid: str = "0", key: str = "smsid") -> bytes:
-    return f'{{"code":{code},"msg":"{msg}","{key}":"{smsid}"}}'.encode()
-
-
-def md5(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8")).hexdigest()
-
-
 async def submit(
     client: httpx.AsyncClient, creds: Creds | None = None, *, fmt: str = "", path: str = URL, **params: str | None
 ) -> httpx.Response:
@@ -101,22 +80,6 @@ def assert_rejected(
         assert r.headers["content-type"] == XML_TYPE, note
         assert r.content == xml_answer(code, msg), (note, r.content.decode())
     assert r.headers["content-length"] == str(len(r.content))
-
-
-def assert_accepted(r: httpx.Response, *, fmt: str = "xml", key: str = "smsid", note: object = "") -> str:
-    """The answer is 提交成功 with a 20-digit id; every other byte is compared exactly. Returns the id."""
-    assert r.status_code == 200, note
-    if fmt == "json":
-        assert r.headers["content-type"] == JSON_TYPE, note
-        m = re.search(rb'"' + key.encode() + rb'":"(\d{20})"', r.content)
-        assert m, (note, r.content.decode())
-        assert r.content == json_answer(2, "提交成功", m.group(1).decode(), key), note
-    else:
-        assert r.headers["content-type"] == XML_TYPE, note
-        m = re.search(rb"<" + key.encode() + rb">(\d{20})</", r.content)
-        assert m, (note, r.content.decode())
-        assert r.content == xml_answer(2, "提交成功", m.group(1).decode(), key), note
-    return m.group(1).decode()
 
 
 async def stored(platform, smsid: str):
