@@ -91,6 +91,11 @@ async def test_customer_is_refused_and_anonymous_is_sent_to_login(platform, cust
     r = await c.post(f"/console/admin/accounts/{trial.account}/topup", data={"amount": "999", "csrf_token": token})
     assert r.status_code == 403
     assert (await svc.show(platform, trial.account))["balance"] == 50
+    r = await c.post(
+        f"/console/admin/accounts/{trial.account}/channel-group", data={"group": "vip", "csrf_token": token}
+    )
+    assert r.status_code == 403
+    assert (await svc.show(platform, trial.account))["channel_group"] == "default"
     anonymous = await _client(platform)
     async with anonymous:
         for path in ADMIN_PAGES:
@@ -129,6 +134,75 @@ async def test_account_actions(platform, ops, trial) -> None:
     assert "err=" in r.headers["location"]
     shown = await c.get(r.headers["location"])
     assert "限额须为正整数" in shown.text
+
+
+def _flash(html: str) -> tuple[str, str]:
+    m = re.search(r'<div class="flash (ok|error)"[^>]*>(.*?)</div>', html, re.S)
+    assert m, "no flash line on the page"
+    return m.group(1), m.group(2).strip()
+
+
+async def test_channel_group_shown_and_set(platform, ops, trial, live) -> None:
+    """The account list and page show the group; the page's form sets it through the CLI's service (same check,
+    same storage: '' and "default" mean the default group), telling which carriers default still serves."""
+    from hongyan.services import channels
+
+    c, token = ops
+    await channels.add_channel(platform, "d1", "127.0.0.1:2775", password="pw", system_id="d1")
+    await channels.add_channel(
+        platform, "v1", "127.0.0.1:2776", password="pw", system_id="v1", group_name="vip", carriers="mobile"
+    )
+    base = f"/console/admin/accounts/{trial.account}"
+    page = (await c.get(base)).text
+    assert '<code id="channel-group">default</code>' in page
+    assert f'action="{base}/channel-group"' in page
+    assert '<option value="default"><option value="vip">' in page  # the groups the channels form, offered
+
+    r = await c.post(f"{base}/channel-group", data={"group": " vip ", "csrf_token": token})
+    assert r.status_code == 303 and r.headers["location"].startswith(base + "?ok=")
+    assert (await svc.show(platform, trial.account))["channel_group"] == "vip"
+    kind, text = _flash((await c.get(r.headers["location"])).text)
+    assert kind == "ok" and "vip" in text and "broadnet、telecom、unicom、virtual" in text  # default serves those
+    shown = await c.get(base)
+    assert '<code id="channel-group">vip</code>' in shown.text and 'value="vip"' in shown.text
+    listing = (await c.get("/console/admin/accounts")).text
+    row = re.search(rf'data-api-id="{trial.account}">(.*?)</tr>', listing, re.S).group(1)
+    assert ">vip</td>" in row
+    row = re.search(rf'data-api-id="{live.account}">(.*?)</tr>', listing, re.S).group(1)
+    assert ">default</td>" in row  # NULL in the table: the default group
+
+    # a bad name: refused with the CLI's reason, nothing changed
+    for bad in ("a/b", "no spaces", "x" * 65):
+        r = await c.post(f"{base}/channel-group", data={"group": bad, "csrf_token": token})
+        assert r.status_code == 303 and "err=" in r.headers["location"], bad
+        kind, text = _flash((await c.get(r.headers["location"])).text)
+        assert kind == "error" and "通道组名称无效" in text and "1-64 letters, digits" in text, text
+        assert (await svc.show(platform, trial.account))["channel_group"] == "vip"
+
+    # a group with channels for every carrier: no note; a group no channel has yet: allowed (routes in default)
+    await channels.add_channel(platform, "b1", "127.0.0.1:2777", password="pw", system_id="b1", group_name="bulk")
+    r = await c.post(f"{base}/channel-group", data={"group": "bulk", "csrf_token": token})
+    assert _flash((await c.get(r.headers["location"])).text) == ("ok", "通道组已设为 bulk")
+    r = await c.post(f"{base}/channel-group", data={"group": "later", "csrf_token": token})
+    kind, text = _flash((await c.get(r.headers["location"])).text)
+    assert kind == "ok" and "later" in text and "default 组" in text
+    assert (await svc.show(platform, trial.account))["channel_group"] == "later"
+
+    # back to the default group, both ways; stored as NULL (what routing reads)
+    for value in ("default", ""):
+        await svc.set_fields(platform, trial.account, channel_group="vip")
+        r = await c.post(f"{base}/channel-group", data={"group": value, "csrf_token": token})
+        assert _flash((await c.get(r.headers["location"])).text) == ("ok", "通道组已设为 default")
+        async with platform.engines.read.connect() as conn:
+            stored = await conn.execute(select(accounts.c.channel_group).where(accounts.c.api_id == trial.account))
+            assert stored.scalar_one() is None
+
+    # no CSRF token, an unknown account
+    r = await c.post(f"{base}/channel-group", data={"group": "vip"})
+    assert r.status_code == 403
+    assert (await svc.show(platform, trial.account))["channel_group"] == "default"
+    r = await c.post("/console/admin/accounts/C00000000/channel-group", data={"group": "vip", "csrf_token": token})
+    assert r.status_code == 303 and "err=" in r.headers["location"]
 
 
 async def test_template_review_with_reason_queues_the_push(platform, ops, trial) -> None:

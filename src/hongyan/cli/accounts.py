@@ -74,9 +74,8 @@ def account_set(
     ] = None,
 ) -> None:
     """Change account settings; options not given stay as they are."""
-    grouped = channel_group not in (None, "", "default")
 
-    async def apply(p: Platform) -> dict[str, set[str]]:
+    async def apply(p: Platform) -> list[str]:
         await svc.set_fields(
             p,
             account,
@@ -89,14 +88,12 @@ def account_set(
             default_signature=default_signature,
             channel_group=channel_group,
         )
-        return await channel_svc.groups_serving(p) if grouped else {}
+        return await channel_svc.served_by_default_only(p, channel_group)
 
-    serving = run(apply)
+    missing = run(apply)
     console.print(f"{account}: updated")
-    if grouped:
-        missing = sorted(serving.get("default", set()) - serving.get(str(channel_group), set()))
-        if missing:
-            console.print(f"note: group {channel_group} has no channel for {', '.join(missing)}: default serves those")
+    if missing:
+        console.print(f"note: group {channel_group} has no channel for {', '.join(missing)}: default serves those")
 
 
 @account_app.command("show")

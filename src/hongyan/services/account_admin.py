@@ -1,8 +1,9 @@
 """Operator actions on accounts (console admin pages; the CLI has the same through ``services.accounts``).
 
 Freeze answers every request of the account with 4050; unfreeze makes it live again (as ``hongyan account
-unfreeze`` does). A top-up is a ledger row. Limits go through ``services.policy.limits_set``. Certification
-(which moves a test account live) is in ``services.certification``.
+unfreeze`` does). A top-up is a ledger row. Limits go through ``services.policy.limits_set``; the channel group
+through ``services.accounts.set_fields`` (as ``hongyan account set --channel-group``). Certification (which moves a
+test account live) is in ``services.certification``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from hongyan.domain.states import AccountState
 from hongyan.services import accounts as account_service
-from hongyan.services import certification, policy
+from hongyan.services import certification, channels, policy
 from hongyan.services.platform import Platform
 from hongyan.store import account_list
 from hongyan.store.accounts import get_account
@@ -90,3 +91,17 @@ async def set_limits(platform: Platform, api_id: str, *, daily: str, daily_codes
     }
     given = {k: v for k, v in values.items() if v is not None}
     await policy.limits_set(platform, api_id, reset=True, **given)
+
+
+async def set_channel_group(platform: Platform, api_id: str, group: str) -> list[str]:
+    """From a form: the group the account's messages route in ('' or "default": the default group), checked and
+    stored as ``hongyan account set --channel-group`` does; returns the carriers ``default`` still serves for it."""
+    group = group.strip()
+    await account_service.set_fields(platform, api_id, channel_group=group)
+    return await channels.served_by_default_only(platform, group)
+
+
+async def channel_groups(platform: Platform) -> list[str]:
+    """The groups the configured channels form ("default" first): the choices offered on the account page."""
+    names = {c["group"] for c in await channels.list_channels(platform)}
+    return [channels.DEFAULT_GROUP, *sorted(names - {channels.DEFAULT_GROUP})]

@@ -1,4 +1,4 @@
-"""Channel administration: add, change, remove, list (CLI now, console later)."""
+"""Channel administration: add, change, remove, list (CLI), live status (console), the groups channels serve."""
 
 from __future__ import annotations
 
@@ -112,3 +112,12 @@ async def groups_serving(platform: Platform) -> dict[str, set[str]]:
         if c.enabled:
             out.setdefault(c.group_name, set()).update(c.carriers or CARRIERS)
     return out
+
+
+async def served_by_default_only(platform: Platform, group: str | None) -> list[str]:
+    """The carriers an account in ``group`` still has routed in ``default`` (which serves them and the group does
+    not), sorted; empty for the default group itself. What the CLI and the console warn about after a change."""
+    if group in (None, "", DEFAULT_GROUP):
+        return []
+    serving = await groups_serving(platform)
+    return sorted(serving.get(DEFAULT_GROUP, set()) - serving.get(group, set()))

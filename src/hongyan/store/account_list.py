@@ -43,6 +43,7 @@ async def search(
             accounts.c.state,
             accounts.c.balance,
             accounts.c.default_signature,
+            accounts.c.channel_group,
             accounts.c.limit_daily,
             accounts.c.limit_daily_codes,
             accounts.c.limit_daily_ceiling,

@@ -1,4 +1,4 @@
-"""Accounts: list and search, one account's page, freeze / unfreeze, top up, limits."""
+"""Accounts: list and search, one account's page, freeze / unfreeze, top up, limits, channel group."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ async def account_page(request: Request, api_id: str) -> Response:
         active="admin",
         section="accounts",
         a=info,
+        groups=await account_admin.channel_groups(platform_of(request)),
         states=STATES,
         cert_labels=CERT_LABELS,
         **flash(request),
@@ -105,3 +106,16 @@ async def limits(
     except EXPECTED_ERRORS as exc:
         return back(_path(api_id), err=str(exc))
     return back(_path(api_id), ok="频率限制已更新")
+
+
+@router.post("/accounts/{api_id}/channel-group")
+async def channel_group(request: Request, api_id: str, group: Annotated[str, Form()] = "") -> Response:
+    try:
+        missing = await account_admin.set_channel_group(platform_of(request), api_id, group)
+    except ValueError as exc:
+        return back(_path(api_id), err=f"通道组名称无效：{exc}")
+    except NotFound as exc:
+        return back(_path(api_id), err=str(exc))
+    name = group.strip() or "default"
+    note = f"；该组没有服务 {'、'.join(missing)} 的通道，这些运营商的短信仍走 default 组" if missing else ""
+    return back(_path(api_id), ok=f"通道组已设为 {name}{note}")
