@@ -53,7 +53,12 @@ CHANNEL_WINDOW = Gauge(
 )
 INTERRUPTED_SUBMITS = Counter(
     "hongyan_interrupted_submits_total",
-    "Messages leased again after a worker died with their submit in flight (possible duplicates)",
+    "Messages sent again after a worker died with their submit in flight and no receipt came (possible duplicates)",
+    registry=REGISTRY,
+)
+RECONCILED_SUBMITS = Counter(
+    "hongyan_interrupted_reconciled_total",
+    "Messages a dead worker had in flight, recorded from their receipts instead of being sent again",
     registry=REGISTRY,
 )
 RECEIPT_TIMEOUTS = Counter(

@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     dispatch_lease_s: float = Field(
         default=60.0, description="A dispatcher's lease on a message; a dead dispatcher's messages return after it"
     )
+    interrupted_receipt_wait_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="A message a dead dispatcher had in flight is sent again only if no receipt for it has come "
+        "this long after its submit started (the receipt proves the carrier has it; "
+        "docs/decisions/0002-submit-crash-window.md). 0 = send again at once",
+    )
     receipt_timeout_s: float = Field(
         default=72 * 3600.0, description="A submitted message with no receipt after this is expired and refunded"
     )

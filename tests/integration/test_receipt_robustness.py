@@ -187,4 +187,5 @@ async def test_submit_mark_is_set_held_only_and_cleared_by_a_retry(platform, liv
         engine, owner="C", limit=10, lease_ms=30_000, skip_locked=False, now=now_ms() + 31_000
     )
     assert {m.smsid: m.interrupted for m in again} == {a: True, b: False}
-    assert await _count(platform, message_events, message_events.c.detail == delivery.INTERRUPTED) == 1
+    # taking over is not yet resending: tests/integration/test_interrupted_submits.py
+    assert await _count(platform, message_events, message_events.c.detail == delivery.INTERRUPTED) == 0

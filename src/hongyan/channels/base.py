@@ -30,6 +30,7 @@ class InReceipt:
     stat: str
     err: str | None = None
     done_at: int | None = None  # Unix ms
+    mobile: str | None = None  # the handset it reports on (deliver_sm source_addr)
 
 
 @dataclass(frozen=True, slots=True)

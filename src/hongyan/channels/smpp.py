@@ -149,7 +149,8 @@ class SmppChannel:
             if self._on_receipt is not None:
                 r = event.receipt
                 done = int(r.done_at.timestamp() * 1000) if r.done_at else None
-                await self._on_receipt(self.name, InReceipt(canonical_id(r.message_id), r.stat, r.err, done))
+                receipt = InReceipt(canonical_id(r.message_id), r.stat, r.err, done, event.source_addr or None)
+                await self._on_receipt(self.name, receipt)
         elif event.mo is not None:
             if self._on_reply is not None:
                 await self._on_reply(self.name, InReply(event.mo.source_addr, event.mo.text, int(time.time() * 1000)))

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from hongyan.store.dispatch import (
     INTERRUPTED,
+    RECONCILED,
     DueMessage,
+    Interrupted,
+    Settled,
     Submitted,
     lease_due,
     mark_submitting,
     record_failed,
     record_retry,
     record_submitted,
+    settle_interrupted,
 )
 from hongyan.store.receipts import (
     ReceiptIn,
@@ -29,9 +33,12 @@ from hongyan.store.transitions import Finished, finish, transition
 
 __all__ = [
     "INTERRUPTED",
+    "RECONCILED",
     "DueMessage",
     "Finished",
+    "Interrupted",
     "ReceiptIn",
+    "Settled",
     "Submitted",
     "UnparsedIn",
     "apply_in",
@@ -44,6 +51,7 @@ __all__ = [
     "record_failed",
     "record_retry",
     "record_submitted",
+    "settle_interrupted",
     "store_unparsed",
     "transition",
 ]

@@ -10,13 +10,15 @@ arrived before it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hongyan.domain.carrier_ids import canonical_id, lookup_order
+from hongyan.domain.receipt_match import mobile_key
 from hongyan.domain.states import MessageState as S
 from hongyan.domain.transitions import check
 from hongyan.store.clock import now_ms
@@ -98,9 +100,6 @@ async def lease_due(
         first = [r for r in rows if r.attempts == 1]
         if first:
             await record_events(conn, [(r.smsid, S.ACCEPTED, S.QUEUED, None) for r in first], now)
-        interrupted = [r for r in rows if r.interrupted]
-        if interrupted:  # not a transition: an audit note that this message may reach the carrier twice
-            await record_events(conn, [(r.smsid, S.QUEUED, S.QUEUED, INTERRUPTED) for r in interrupted], now)
     rows.sort(key=lambda r: r.id)
     return rows
 
@@ -188,20 +187,29 @@ async def record_retry(engine: AsyncEngine, owner: str, smsids: Iterable[str], n
         )
 
 
-async def mark_submitting(engine: AsyncEngine, owner: str, smsids: Sequence[str], now: int | None = None) -> set[str]:
-    """Durably note that these messages' submit_sm may leave now; returns the smsids this owner still holds
-    (the others must not be sent: another worker has them)."""
+async def mark_submitting(
+    engine: AsyncEngine, owner: str, smsids: Sequence[str] | Mapping[str, str | None], now: int | None = None
+) -> set[str]:
+    """Durably note that these messages' submit_sm may leave now, and on which channel (``smsids`` maps smsid →
+    channel name; a plain sequence leaves the channel as it is); returns the smsids this owner still holds (the
+    others must not be sent: another worker has them)."""
     if not smsids:
         return set()
     now = now or now_ms()
+    by_channel: dict[str | None, list[str]] = defaultdict(list)
+    for smsid in smsids:
+        by_channel[smsids[smsid] if isinstance(smsids, Mapping) else None].append(smsid)
     held: set[str] = set()
     async with engine.begin() as conn:
-        for i in range(0, len(smsids), 500):
-            chunk = list(smsids[i : i + 500])
-            res = await conn.execute(
-                update(messages).where(*_held(owner, chunk)).values(submit_started_at=now).returning(messages.c.smsid)
-            )
-            held.update(r.smsid for r in res)
+        for channel, group in by_channel.items():
+            values: dict = {"submit_started_at": now}
+            if channel is not None:
+                values["channel"] = channel
+            for i in range(0, len(group), 500):
+                res = await conn.execute(
+                    update(messages).where(*_held(owner, group[i : i + 500])).values(values).returning(messages.c.smsid)
+                )
+                held.update(r.smsid for r in res)
     return held
 
 
@@ -234,3 +242,157 @@ async def record_failed(engine: AsyncEngine, owner: str, smsids: Iterable[str], 
             await push_receipts(conn, [(r.smsid, r.account_id, r.mobile, stat) for r in rows], now)
             await refund(conn, [(r.smsid, r.account_id, r.segments) for r in rows], now, note=error[:200])
     return [r.smsid for r in rows]
+
+
+# --- a dead worker's in-flight submits -------------------------------------------------------------------------
+
+RECONCILED = "its receipt came for a submit a dead worker had in flight: recorded from the receipt, not sent again"
+HOLD_STEP_MS = 1000  # a held message is looked at again this often until its wait ends
+CLOCK_SLACK_MS = 60_000  # a receipt may be stamped this much before the mark (clocks of different processes)
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupted:
+    """A message leased again with its ``submit_started_at`` mark set, and how many SMS parts it is sent as."""
+
+    message: DueMessage
+    parts: int
+
+
+@dataclass(slots=True)
+class Settled:
+    resend: list[DueMessage] = field(default_factory=list)  # no receipt came within the wait: send again
+    reconciled: list[str] = field(default_factory=list)  # recorded as submitted from their receipts
+    held: list[str] = field(default_factory=list)  # given back until their receipt can come
+    finished: list[Finished] = field(default_factory=list)  # final states the reconciled receipts set
+
+
+async def settle_interrupted(
+    engine: AsyncEngine,
+    owner: str,
+    items: Sequence[Interrupted],
+    *,
+    wait_ms: int,
+    skip_locked: bool,
+    now: int | None = None,
+) -> Settled:
+    """Decide, for messages a dead worker had in flight (leased by ``owner``), whether the carrier has them.
+
+    The carrier id of such a submit was never recorded, so its receipt is kept in ``pending_receipts`` as unknown,
+    with the handset it reports on. A message that finds receipts for its channel and handset, stamped after its
+    mark, one per part, *was* accepted by the carrier: it is recorded ``submitted`` under those ids (submitted at
+    its mark) and the receipts are applied, so it is not sent again. Without them it is given back (held) until
+    ``wait_ms`` after its mark, looked at again every ``HOLD_STEP_MS``; after that it is sent again, flagged as a
+    possible duplicate (the carrier may have it without a receipt yet). See
+    docs/decisions/0002-submit-crash-window.md.
+    """
+    out = Settled()
+    if not items:
+        return out
+    now = now or now_ms()
+    keys = sorted({mobile_key(i.message.mobile) for i in items})
+    oldest = min(i.message.submit_started_at or now for i in items) - CLOCK_SLACK_MS
+    async with engine.begin() as conn:
+        pick = (
+            select(pending_receipts)
+            .where(pending_receipts.c.mobile.in_(keys), pending_receipts.c.received_at >= oldest)
+            .order_by(pending_receipts.c.id)
+        )
+        if skip_locked:
+            pick = pick.with_for_update(skip_locked=True)
+        by_mobile: dict[str, list] = defaultdict(list)
+        for row in await conn.execute(pick):
+            by_mobile[row.mobile].append(row)
+        used: set[int] = set()
+        found: list[tuple[Interrupted, list]] = []  # (message, receipt rows of its parts, in part order)
+        held: list[Interrupted] = []
+        for item in sorted(items, key=lambda i: (i.message.submit_started_at or 0, i.message.id)):
+            m = item.message
+            started = m.submit_started_at or now
+            rows = [
+                r
+                for r in by_mobile.get(mobile_key(m.mobile), [])
+                if r.id not in used
+                and (m.channel is None or r.channel == m.channel)
+                and r.received_at >= started - CLOCK_SLACK_MS
+            ]
+            first_of: dict[tuple[str, str], object] = {}
+            for r in rows:  # an SMSC repeats a receipt nobody acknowledged: one id, one part
+                first_of.setdefault((r.channel, r.carrier_msg_id), r)
+            parts = list(first_of.values())[: item.parts]
+            if len(parts) == item.parts:
+                taken = {(r.channel, r.carrier_msg_id) for r in parts}
+                used.update(r.id for r in rows if (r.channel, r.carrier_msg_id) in taken)
+                found.append((item, parts))
+            elif now < started + wait_ms:
+                held.append(item)
+            else:
+                out.resend.append(m)
+        if found:
+            out.finished = await _record_reconciled(conn, owner, found, used, now)
+            out.reconciled = [item.message.smsid for item, _ in found]
+        if held:
+            for item in held:
+                started = item.message.submit_started_at or now
+                await conn.execute(
+                    update(messages)
+                    .where(*_held(owner, [item.message.smsid]))
+                    .values(
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        next_attempt_at=min(started + wait_ms, now + HOLD_STEP_MS),
+                        attempts=messages.c.attempts - 1,  # holding is not an attempt
+                        updated_at=now,
+                    )
+                )
+            out.held = [item.message.smsid for item in held]
+        if out.resend:  # not a transition: an audit note that this message may reach the carrier twice
+            await record_events(conn, [(m.smsid, S.QUEUED, S.QUEUED, INTERRUPTED) for m in out.resend], now)
+    return out
+
+
+async def _record_reconciled(
+    conn, owner: str, found: list[tuple[Interrupted, list]], used: set[int], now: int
+) -> list[Finished]:
+    """queued → submitted from the receipts that prove the carrier took each message, then apply them."""
+    smsids = [item.message.smsid for item, _ in found]
+    held = {r.smsid for r in await conn.execute(select(messages.c.smsid).where(*_held(owner, smsids)))}
+    found = [(item, parts) for item, parts in found if item.message.smsid in held]
+    if not found:
+        return []
+    await conn.execute(
+        update(messages)
+        .where(messages.c.smsid == bindparam("b_smsid"), messages.c.state == S.QUEUED.value)
+        .values(
+            state=S.SUBMITTED.value,
+            channel=bindparam("b_channel"),
+            parts=bindparam("b_parts"),
+            submitted_at=bindparam("b_at"),
+            updated_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=None,
+        ),
+        [
+            {
+                "b_smsid": item.message.smsid,
+                "b_channel": parts[0].channel,
+                "b_parts": len(parts),
+                "b_at": item.message.submit_started_at or now,
+            }
+            for item, parts in found
+        ],
+    )
+    await conn.execute(
+        insert(carrier_ids),
+        [
+            {"channel": r.channel, "carrier_msg_id": r.carrier_msg_id, "smsid": item.message.smsid, "part": i}
+            | {"created_at": now}
+            for item, parts in found
+            for i, r in enumerate(parts, 1)
+        ],
+    )
+    await record_events(conn, [(item.message.smsid, S.QUEUED, S.SUBMITTED, RECONCILED) for item, _ in found], now)
+    await conn.execute(pending_receipts.delete().where(pending_receipts.c.id.in_(sorted(used))))
+    receipts = [ReceiptIn(r.channel, r.carrier_msg_id, r.stat, r.err, r.done_at) for _, parts in found for r in parts]
+    return await apply_in(conn, receipts, now)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hongyan.domain.carrier_ids import canonical_id, id_aliases, lookup_order
 from hongyan.domain.carrier_status import RECEIPT_TIMEOUT, describe
+from hongyan.domain.receipt_match import mobile_key
 from hongyan.domain.states import MessageState as S
 from hongyan.domain.transitions import FAILED_FINAL
 from hongyan.store.clock import now_ms
@@ -32,6 +33,7 @@ class ReceiptIn:
     stat: str
     err: str | None = None
     done_at: int | None = None
+    mobile: str | None = None  # the handset (deliver_sm source_addr); kept with an unknown id, see dispatch.settle
 
 
 async def apply_receipts(engine: AsyncEngine, receipts: Sequence[ReceiptIn]) -> list[Finished]:
@@ -52,7 +54,9 @@ async def _resolve(
     receipt wins over one that already has a status (a repeated receipt), so an id that means different
     messages in the two bases goes to the one that is open.
     """
-    receipts = [ReceiptIn(r.channel, canonical_id(r.carrier_msg_id), r.stat, r.err, r.done_at) for r in receipts]
+    receipts = [
+        ReceiptIn(r.channel, canonical_id(r.carrier_msg_id), r.stat, r.err, r.done_at, r.mobile) for r in receipts
+    ]
     keys = list({(r.channel, key) for r in receipts for key in lookup_order(r.carrier_msg_id)})
     known: dict[tuple[str, str], tuple[str, bool]] = {}  # (channel, id) → (smsid, still waiting for a receipt)
     for i in range(0, len(keys), 500):
@@ -92,6 +96,7 @@ async def apply_in(conn: AsyncConnection, receipts: Sequence[ReceiptIn], now: in
                     "err": r.err,
                     "done_at": r.done_at,
                     "received_at": now,
+                    "mobile": mobile_key(r.mobile) if r.mobile else None,
                 }
             )
         await conn.execute(insert(pending_receipts), rows)

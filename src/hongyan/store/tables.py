@@ -265,7 +265,10 @@ pending_receipts = Table(
     # 0008: the same id spelled in the other base (hex ↔ decimal), see hongyan.domain.carrier_ids
     Column("carrier_msg_id_alt1", String(64), nullable=True),
     Column("carrier_msg_id_alt2", String(64), nullable=True),
+    # 0012: the handset the receipt reports on (deliver_sm source_addr, as hongyan.domain.receipt_match keys it)
+    Column("mobile", String(32), nullable=True),
     Index("ix_pending_receipts_channel", "channel", "carrier_msg_id"),
+    Index("ix_pending_receipts_mobile", "channel", "mobile"),
 )
 
 # --- pushes (0004) ---------------------------------------------------------------------------------

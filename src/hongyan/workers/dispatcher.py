@@ -35,7 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hongyan.channels.base import LeaseLost, OutMessage, Permanent, Transient
 from hongyan.domain.retry import RetryPolicy
 from hongyan.domain.states import MessageState as S
-from hongyan.metrics import CHANNEL_SUBMITS, INTERRUPTED_SUBMITS, MESSAGES_FINAL
+from hongyan.metrics import CHANNEL_SUBMITS, INTERRUPTED_SUBMITS, MESSAGES_FINAL, RECONCILED_SUBMITS
+from hongyan.smpp.encoding import MessageTooLong, count_parts
 from hongyan.store import delivery
 from hongyan.store.clock import now_ms
 from hongyan.store.tables import messages
@@ -52,7 +53,8 @@ class DispatcherStats:
     retried: int = 0
     failed: int = 0
     failovers: int = 0
-    interrupted: int = 0  # leased again after a dead worker had them in flight
+    interrupted: int = 0  # a dead worker had them in flight, no receipt came: sent again (possible duplicates)
+    reconciled: int = 0  # a dead worker had them in flight, their receipts came: recorded, not sent again
     lease_lost: int = 0
 
 
@@ -82,6 +84,7 @@ class Dispatcher:
         flush_s: float = 0.01,
         retry: RetryPolicy | None = None,
         account_groups: Mapping[int, str] | None = None,
+        interrupted_wait_ms: int = 60_000,
     ) -> None:
         self._engine = engine
         self.router = router
@@ -94,12 +97,13 @@ class Dispatcher:
         self._poll_s = poll_s
         self._flush_s = flush_s
         self._retry = retry or RetryPolicy()
+        self._interrupted_wait_ms = interrupted_wait_ms
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._out = _Outcomes()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._intents: list[tuple[str, asyncio.Future[bool]]] = []
+        self._intents: list[tuple[str, str, asyncio.Future[bool]]] = []
         self._intent_wake = asyncio.Event()
         self.stats = DispatcherStats()
 
@@ -142,21 +146,47 @@ class Dispatcher:
                     )
                 except Exception:
                     log.exception("lease failed")
+            if any(m.interrupted for m in due):
+                due = [m for m in due if not m.interrupted] + await self._settle([m for m in due if m.interrupted])
             self.stats.leased += len(due)
-            interrupted = [m.smsid for m in due if m.interrupted]
-            if interrupted:
-                self.stats.interrupted += len(interrupted)
-                INTERRUPTED_SUBMITS.inc(len(interrupted))
-                log.warning(
-                    "resending messages a dead worker had in flight (possible duplicates)",
-                    extra={"count": len(interrupted), "smsids": interrupted[:20]},
-                )
             for m in due:
                 self._inflight[m.smsid] = asyncio.create_task(self._send(m))
             if len(due) < min(self._batch, max(room, 1)):
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_s)
+
+    async def _settle(self, interrupted: list[delivery.DueMessage]) -> list[delivery.DueMessage]:
+        """A dead worker had these in flight: those whose receipts came are recorded from them, the others wait
+        for their receipts up to ``interrupted_wait_ms`` after their mark; returns those to send again."""
+        try:
+            settled = await delivery.settle_interrupted(
+                self._engine,
+                self.owner,
+                [delivery.Interrupted(m, _parts(m.content)) for m in interrupted],
+                wait_ms=self._interrupted_wait_ms,
+                skip_locked=self._skip_locked,
+            )
+        except Exception:
+            log.exception("settling interrupted submits failed; they return when this lease ends")
+            return []
+        count_finished(settled.finished)
+        if settled.reconciled:
+            self.stats.reconciled += len(settled.reconciled)
+            RECONCILED_SUBMITS.inc(len(settled.reconciled))
+            log.info(
+                "interrupted submits recorded from their receipts, not sent again",
+                extra={"count": len(settled.reconciled), "smsids": settled.reconciled[:20]},
+            )
+        if settled.resend:
+            resend = [m.smsid for m in settled.resend]
+            self.stats.interrupted += len(resend)
+            INTERRUPTED_SUBMITS.inc(len(resend))
+            log.warning(
+                "resending messages a dead worker had in flight; no receipt came for them (possible duplicates)",
+                extra={"count": len(resend), "smsids": resend[:20]},
+            )
+        return settled.resend
 
     async def _send(self, m: delivery.DueMessage) -> None:
         tried: set[str] = set()
@@ -176,7 +206,7 @@ class Dispatcher:
                             m.smsid,
                             m.mobile,
                             m.content,
-                            before_send=lambda s=m.smsid: self._mark(s),
+                            before_send=lambda s=m.smsid, c=channel.name: self._mark(s, c),
                             elsewhere=lambda others=others: self.router.available_elsewhere(m.carrier, group, others),
                         )
                     )
@@ -212,10 +242,10 @@ class Dispatcher:
             if len(self._inflight) < self._max_inflight // 2:
                 self._wake.set()
 
-    async def _mark(self, smsid: str) -> None:
-        """Durably mark ``smsid`` as possibly at the carrier from now on (batched with its neighbours)."""
+    async def _mark(self, smsid: str, channel: str) -> None:
+        """Durably mark ``smsid`` as possibly at ``channel``'s carrier from now on (batched with its neighbours)."""
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._intents.append((smsid, fut))
+        self._intents.append((smsid, channel, fut))
         self._intent_wake.set()
         if not await fut:
             raise LeaseLost(smsid)
@@ -228,14 +258,14 @@ class Dispatcher:
             if not batch:
                 continue
             try:
-                held = await delivery.mark_submitting(self._engine, self.owner, [s for s, _ in batch])
+                held = await delivery.mark_submitting(self._engine, self.owner, {s: c for s, c, _ in batch})
             except Exception as exc:
                 log.exception("marking submits failed; they will be retried")
-                for _, fut in batch:
+                for _, _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
-            for smsid, fut in batch:
+            for smsid, _, fut in batch:
                 if not fut.done():
                     fut.set_result(smsid in held)
 
@@ -296,3 +326,11 @@ class Dispatcher:
                     .where(messages.c.smsid.in_(smsids[i : i + 500]), messages.c.lease_owner == self.owner)
                     .values(lease_expires_at=until)
                 )
+
+
+def _parts(content: str) -> int:
+    """How many SMS parts a message is sent as (the SMPP channel's split: GSM 7-bit or UCS2)."""
+    try:
+        return count_parts(content)
+    except MessageTooLong:
+        return 1  # never sent: the channel refuses it before any part leaves

@@ -68,7 +68,9 @@ class ReceiptIntake:
 
     async def on_receipt(self, channel: str, receipt: InReceipt) -> None:
         await self._group.put(
-            delivery.ReceiptIn(channel, receipt.carrier_msg_id, receipt.stat, receipt.err, receipt.done_at)
+            delivery.ReceiptIn(
+                channel, receipt.carrier_msg_id, receipt.stat, receipt.err, receipt.done_at, receipt.mobile
+            )
         )
 
     async def on_reply(self, channel: str, reply: InReply) -> None:

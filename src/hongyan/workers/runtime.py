@@ -49,6 +49,7 @@ class DeliveryRuntime:
             self.router,
             skip_locked=not platform.engines.is_sqlite,
             lease_ms=int(platform.settings.dispatch_lease_s * 1000),
+            interrupted_wait_ms=int(platform.settings.interrupted_receipt_wait_s * 1000),
         )
         self.sweeper = ReceiptSweeper(
             platform.engines.write,
