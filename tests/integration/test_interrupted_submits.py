@@ -52,12 +52,14 @@ async def _take_over(platform, owner: str, now: int) -> list[delivery.DueMessage
     )
 
 
-async def _settle(platform, owner: str, due: list[delivery.DueMessage], now: int, parts: dict[str, int] | None = None):
+async def _settle(
+    platform, owner: str, due: list[delivery.DueMessage], now: int, parts: dict[str, int] | None = None, wait=WAIT_MS
+):
     return await delivery.settle_interrupted(
         platform.engines.write,
         owner,
         [delivery.Interrupted(m, (parts or {}).get(m.smsid, 1)) for m in due],
-        wait_ms=WAIT_MS,
+        wait_ms=wait,
         skip_locked=not platform.engines.is_sqlite,
         now=now,
     )
@@ -134,6 +136,16 @@ async def test_without_a_receipt_it_is_held_then_sent_again_flagged(platform, li
     settled = await _settle(platform, "D", due, t2)
     assert [m.smsid for m in settled.resend] == [a] and settled.held == []
     assert (await _message(platform, a)).lease_owner == "D"
+    assert ("queued", "queued", delivery.INTERRUPTED) in await _events(platform, a)
+
+
+async def test_a_wait_of_zero_sends_again_at_once_but_a_receipt_already_kept_still_counts(platform, live) -> None:
+    a, b = await _accept(platform, live, ["一", "二"])
+    mark = await _crash_with_in_flight(platform, [a, b])
+    await _receipt(platform, "B1", (await _message(platform, b)).mobile)
+    t = mark + LEASE_MS + 1000
+    settled = await _settle(platform, "C", await _take_over(platform, "C", t), t, wait=0)
+    assert [m.smsid for m in settled.resend] == [a] and settled.reconciled == [b] and settled.held == []
     assert ("queued", "queued", delivery.INTERRUPTED) in await _events(platform, a)
 
 
