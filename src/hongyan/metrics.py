@@ -3,7 +3,7 @@
 Several processes (``serve --workers N``, ``hongyan worker …`` with ``HONGYAN_METRICS_DIR``) share one
 multiprocess directory: :func:`enable_multiprocess` switches this process to it, :func:`render` then sums
 every process's files (``MultiProcessCollector``), and :func:`process_exit` drops a stopped process's live
-gauges.
+gauges (a killed one's are dropped at the next scrape).
 """
 
 from __future__ import annotations
@@ -117,6 +117,22 @@ def clean_dead(path: Path) -> int:
     return removed
 
 
+def forget_dead_live_gauges(path: Path) -> int:
+    """Drop the live gauges (window, in flight, channels up) of processes that died without :func:`process_exit`
+    (SIGKILL, OOM: a uvicorn worker the supervisor replaced, a killed ``hongyan worker``), so a scrape does not
+    count a dead process's window; their counters and histograms stay (what happened, happened). Returns how many
+    processes were dropped."""
+    dead = set()
+    for f in path.glob("gauge_live*.db"):
+        pid = f.stem.rpartition("_")[2]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            dead.add(int(pid))
+    for pid in dead:
+        with contextlib.suppress(OSError):
+            mark_process_dead(pid, str(path))
+    return len(dead)
+
+
 def prepare_dir(path: Path) -> Path:
     """Create the directory and clean what dead processes left (called by the process that starts a run)."""
     path.mkdir(parents=True, exist_ok=True)
@@ -167,6 +183,7 @@ def render(extra: Iterable[Collector] = ()) -> bytes:
         registry = CollectorRegistry()
         registry.register(_Forward(REGISTRY))
     else:
+        forget_dead_live_gauges(path)
         registry = CollectorRegistry()
         MultiProcessCollector(registry, str(path))
     for collector in extra:
