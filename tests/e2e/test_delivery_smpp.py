@@ -118,6 +118,7 @@ async def test_thousand_messages_end_to_end(platform, client, live, sims) -> Non
 
 
 async def test_failover_when_primary_dies(platform, client, live, sims) -> None:
+    platform.settings.interrupted_receipt_wait_s = 1.0  # a submit on the wire when it dies: to the backup after 1 s
     primary, backup = sims
     runtime = await _runtime(platform, primary, backup)
     first = await _submit_many(client, live, 200)

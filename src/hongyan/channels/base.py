@@ -76,6 +76,12 @@ class Transient(Exception):
     """Try again later or elsewhere: channel down, throttled, timed out."""
 
 
+class InDoubt(Transient):
+    """The connection went away after the submit_sm left (or after some of its parts were accepted): the carrier
+    may have the message. Not to be sent again at once — its receipt, when the channel comes back, tells
+    (docs/decisions/0002-submit-crash-window.md)."""
+
+
 class Permanent(Exception):
     """The carrier refused this message for good (bad number, content refused): do not retry."""
 

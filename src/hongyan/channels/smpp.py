@@ -3,7 +3,8 @@
 Errors map to the dispatcher's two kinds: a permanent submit_sm_resp status → ``Permanent``; throttling
 that outlasts the client's own back-off, a temporary status, or a lost connection → ``Transient`` (the
 dispatcher then tries the backup channel). A connection lost *after* the submit_sm left (``maybe_sent``) is
-ambiguous — the carrier may have the message — and is also treated as transient: at-least-once, never lost.
+ambiguous — the carrier may have the message — and raises ``InDoubt``: the dispatcher does not send it elsewhere
+at once but waits for its receipt (decision 0002), sending it again only if none comes.
 A channel held back (throttling answers, a queue at its TPS bucket) for longer than ``failover_after_s`` is not
 ``available`` for new messages while it still has a queue (it keeps taking what it can send at once), and a
 message that has waited on it past that bound gives up (``Congested`` → ``Transient``) when another channel can
@@ -20,6 +21,7 @@ from collections import deque
 
 from hongyan.channels.base import (
     ChannelStatus,
+    InDoubt,
     InReceipt,
     InReply,
     InUnparsed,
@@ -134,11 +136,12 @@ class SmppChannel:
                 raise Permanent(str(exc), status_name(exc.status)) from exc
             raise Transient(str(exc)) from exc
         except ChannelDown as exc:
-            if exc.maybe_sent:
+            if exc.maybe_sent or exc.accepted:
                 log.warning(
-                    "connection lost with the submit in flight; it will be retried",
+                    "connection lost with the submit in flight; its receipt will tell whether the carrier has it",
                     extra={"smsid": msg.smsid, "channel": self.name},
                 )
+                raise InDoubt(str(exc)) from exc
             raise Transient(str(exc)) from exc
         except SmppError as exc:
             raise Transient(str(exc)) from exc

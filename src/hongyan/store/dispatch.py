@@ -187,6 +187,33 @@ async def record_retry(engine: AsyncEngine, owner: str, smsids: Iterable[str], n
         )
 
 
+async def record_in_doubt(engine: AsyncEngine, owner: str, errors: Mapping[str, str], now: int | None = None) -> None:
+    """The connection went away with these submits on the wire (smsid → error): give the lease back but keep the
+    ``submit_started_at`` mark and channel, so the next lease settles each from its receipts
+    (:func:`settle_interrupted`) instead of sending it again at once."""
+    if not errors:
+        return
+    now = now or now_ms()
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(messages)
+            .where(
+                messages.c.smsid == bindparam("b_smsid"),
+                messages.c.state == S.QUEUED.value,
+                messages.c.lease_owner == owner,
+                messages.c.submit_started_at.is_not(None),
+            )
+            .values(
+                lease_owner=None,
+                lease_expires_at=None,
+                next_attempt_at=now,
+                last_error=bindparam("b_error"),
+                updated_at=now,
+            ),
+            [{"b_smsid": smsid, "b_error": error[:500]} for smsid, error in errors.items()],
+        )
+
+
 async def mark_submitting(
     engine: AsyncEngine, owner: str, smsids: Sequence[str] | Mapping[str, str | None], now: int | None = None
 ) -> set[str]:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hongyan.channels.base import LeaseLost, OutMessage, Permanent, Transient
+from hongyan.channels.base import InDoubt, LeaseLost, OutMessage, Permanent, Transient
 from hongyan.domain.retry import RetryPolicy
 from hongyan.domain.states import MessageState as S
 from hongyan.metrics import CHANNEL_SUBMITS, INTERRUPTED_SUBMITS, MESSAGES_FINAL, RECONCILED_SUBMITS
@@ -56,6 +56,7 @@ class DispatcherStats:
     interrupted: int = 0  # a dead worker had them in flight, no receipt came: sent again (possible duplicates)
     reconciled: int = 0  # a dead worker had them in flight, their receipts came: recorded, not sent again
     lease_lost: int = 0
+    in_doubt: int = 0  # the connection went with their submit on the wire: left to be settled from receipts
 
 
 @dataclass
@@ -64,9 +65,10 @@ class _Outcomes:
     retry: dict[int, list[str]] = field(default_factory=dict)  # next_attempt_at → smsids
     retry_errors: dict[str, str] = field(default_factory=dict)
     failed: list[tuple[str, S, str]] = field(default_factory=list)
+    in_doubt: dict[str, str] = field(default_factory=dict)  # smsid → error: on the wire when the connection went
 
     def empty(self) -> bool:
-        return not (self.submitted or self.retry or self.failed)
+        return not (self.submitted or self.retry or self.failed or self.in_doubt)
 
 
 class Dispatcher:
@@ -214,6 +216,11 @@ class Dispatcher:
                     self.stats.lease_lost += 1
                     log.warning("lease lost before the submit; another worker has it", extra={"smsid": m.smsid})
                     return
+                except InDoubt as exc:  # the carrier may have it: settled from its receipt, not sent elsewhere now
+                    CHANNEL_SUBMITS.labels(channel.name, "in_doubt").inc()
+                    self.stats.in_doubt += 1
+                    self._out.in_doubt[m.smsid] = f"{channel.name}: {exc}"
+                    return
                 except Transient as exc:
                     CHANNEL_SUBMITS.labels(channel.name, "transient").inc()
                     tried.add(channel.name)
@@ -299,6 +306,8 @@ class Dispatcher:
                     self._engine, self.owner, smsids, at, "; ".join({out.retry_errors.get(s, "") for s in smsids})
                 )
                 self.stats.retried += len(smsids)
+            if out.in_doubt:
+                await delivery.record_in_doubt(self._engine, self.owner, out.in_doubt)
             by_state: dict[S, list[tuple[str, str]]] = {}
             for smsid, state, err in out.failed:
                 by_state.setdefault(state, []).append((smsid, err))
@@ -314,6 +323,7 @@ class Dispatcher:
                 self._out.retry.setdefault(at, []).extend(smsids)
             self._out.retry_errors.update(out.retry_errors)
             self._out.failed[:0] = out.failed
+            self._out.in_doubt.update(out.in_doubt)
             raise
 
     async def _renew(self) -> None:
