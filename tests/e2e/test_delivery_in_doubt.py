@@ -86,19 +86,25 @@ async def _start_sims(**primary_options) -> tuple[Simulator, Simulator]:
     return primary, backup
 
 
+async def _burst(platform, live, runtime: DeliveryRuntime, primary: Simulator) -> list[str]:
+    """Accept N messages and return once tens of their submits are on the wire at the primary (unanswered)."""
+    smsids = await accept_many(platform, live, N)
+    runtime.dispatcher.wake()
+
+    async def on_the_wire() -> bool:
+        return primary.stats.messages >= 20 and primary.inflight >= 10
+
+    await _until(on_the_wire, "submits on the wire at the primary")
+    return smsids
+
+
 async def test_a_dropped_connection_settles_its_in_flight_submits_from_their_receipts(platform, live) -> None:
     platform.settings.interrupted_receipt_wait_s = 30.0  # far longer than the test needs: receipts decide
     # receipts come 0.5 s after a submit, its answer 0.3 s: those on the wire at the drop come after it
     primary, backup = await _start_sims(resp_delay_s=0.3, dlr_delay_s=0.5)
     runtime = await _runtime(platform, primary, backup)
     try:
-        smsids = await accept_many(platform, live, N)
-        runtime.dispatcher.wake()
-
-        async def on_the_wire() -> bool:
-            return primary.stats.messages >= 20 and primary.inflight >= 10
-
-        await _until(on_the_wire, "submits on the wire at the primary")
+        smsids = await _burst(platform, live, runtime, primary)
         in_flight_at_drop = primary.inflight
         assert primary.drop_connections() >= 1  # the SMSC stays up: the client binds again
 
@@ -128,13 +134,7 @@ async def test_a_dead_primary_in_doubt_submits_go_to_the_backup_after_the_wait(p
     primary, backup = await _start_sims(resp_delay_s=0.3, dlr_delay_s=2.0)
     runtime = await _runtime(platform, primary, backup)
     try:
-        smsids = await accept_many(platform, live, N)
-        runtime.dispatcher.wake()
-
-        async def on_the_wire() -> bool:
-            return primary.stats.messages >= 20 and primary.inflight >= 10
-
-        await _until(on_the_wire, "submits on the wire at the primary")
+        smsids = await _burst(platform, live, runtime, primary)
         await primary.stop()  # the primary SMSC dies, with the submits it had not answered and their receipts
         at_primary = Counter(primary.messages_by_text)
 

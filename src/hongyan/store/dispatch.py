@@ -120,30 +120,7 @@ async def record_submitted(
         rows = [d for d in done if d.smsid in held]
         if not rows:
             return []
-        await conn.execute(
-            update(messages)
-            .where(messages.c.smsid == bindparam("b_smsid"), messages.c.state == S.QUEUED.value)
-            .values(
-                state=S.SUBMITTED.value,
-                channel=bindparam("b_channel"),
-                parts=bindparam("b_parts"),
-                submitted_at=now,
-                updated_at=now,
-                lease_owner=None,
-                lease_expires_at=None,
-                last_error=None,
-            ),
-            [{"b_smsid": d.smsid, "b_channel": d.channel, "b_parts": len(d.carrier_ids)} for d in rows],
-        )
-        await conn.execute(
-            insert(carrier_ids),
-            [
-                {"channel": d.channel, "carrier_msg_id": cid, "smsid": d.smsid, "part": i, "created_at": now}
-                for d in rows
-                for i, cid in enumerate(d.carrier_ids, 1)
-            ],
-        )
-        await record_events(conn, [(d.smsid, S.QUEUED, S.SUBMITTED, d.channel) for d in rows], now)
+        await _write_submitted(conn, [(d.smsid, d.channel, d.carrier_ids, now, d.channel) for d in rows], now)
         keys = [(d.channel, key) for d in rows for cid in d.carrier_ids for key in lookup_order(cid)]
         early = list(
             await conn.execute(
@@ -160,6 +137,35 @@ async def record_submitted(
             if finished is not None:
                 finished.extend(ended)  # the caller counts them only if this commit succeeds
     return [d.smsid for d in rows]
+
+
+async def _write_submitted(conn, rows: list[tuple[str, str, tuple[str, ...], int, str]], now: int) -> None:
+    """queued → submitted for (smsid, channel, carrier ids, submitted_at, event detail) rows this owner holds:
+    the state, the carrier id → smsid map (one row per part) and the event."""
+    await conn.execute(
+        update(messages)
+        .where(messages.c.smsid == bindparam("b_smsid"), messages.c.state == S.QUEUED.value)
+        .values(
+            state=S.SUBMITTED.value,
+            channel=bindparam("b_channel"),
+            parts=bindparam("b_parts"),
+            submitted_at=bindparam("b_at"),
+            updated_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=None,
+        ),
+        [{"b_smsid": smsid, "b_channel": ch, "b_parts": len(ids), "b_at": at} for smsid, ch, ids, at, _ in rows],
+    )
+    await conn.execute(
+        insert(carrier_ids),
+        [
+            {"channel": ch, "carrier_msg_id": cid, "smsid": smsid, "part": i, "created_at": now}
+            for smsid, ch, ids, _, _ in rows
+            for i, cid in enumerate(ids, 1)
+        ],
+    )
+    await record_events(conn, [(smsid, S.QUEUED, S.SUBMITTED, detail) for smsid, _, _, _, detail in rows], now)
 
 
 def _held(owner: str, smsids: list[str]) -> tuple:
@@ -387,39 +393,11 @@ async def _record_reconciled(
     found = [(item, parts) for item, parts in found if item.message.smsid in held]
     if not found:
         return []
-    await conn.execute(
-        update(messages)
-        .where(messages.c.smsid == bindparam("b_smsid"), messages.c.state == S.QUEUED.value)
-        .values(
-            state=S.SUBMITTED.value,
-            channel=bindparam("b_channel"),
-            parts=bindparam("b_parts"),
-            submitted_at=bindparam("b_at"),
-            updated_at=now,
-            lease_owner=None,
-            lease_expires_at=None,
-            last_error=None,
-        ),
-        [
-            {
-                "b_smsid": item.message.smsid,
-                "b_channel": parts[0].channel,
-                "b_parts": len(parts),
-                "b_at": item.message.submit_started_at or now,
-            }
-            for item, parts in found
-        ],
-    )
-    await conn.execute(
-        insert(carrier_ids),
-        [
-            {"channel": r.channel, "carrier_msg_id": r.carrier_msg_id, "smsid": item.message.smsid, "part": i}
-            | {"created_at": now}
-            for item, parts in found
-            for i, r in enumerate(parts, 1)
-        ],
-    )
-    await record_events(conn, [(item.message.smsid, S.QUEUED, S.SUBMITTED, RECONCILED) for item, _ in found], now)
+    rows = [
+        (item.message.smsid, parts[0].channel, tuple(r.carrier_msg_id for r in parts), item.message.submit_started_at)
+        for item, parts in found
+    ]
+    await _write_submitted(conn, [(smsid, ch, ids, at or now, RECONCILED) for smsid, ch, ids, at in rows], now)
     await conn.execute(pending_receipts.delete().where(pending_receipts.c.id.in_(sorted(used))))
     receipts = [ReceiptIn(r.channel, r.carrier_msg_id, r.stat, r.err, r.done_at) for _, parts in found for r in parts]
     return await apply_in(conn, receipts, now)
