@@ -228,6 +228,7 @@ class Dispatcher:
                     log.warning("submit failed, trying another channel", extra={"smsid": m.smsid, "error": error})
                     continue
                 except Permanent as exc:
+                    CHANNEL_SUBMITS.labels(channel.name, "rejected").inc()
                     self._out.failed.append((m.smsid, S.REJECTED, f"{channel.name}: {exc}"))
                     return
                 self._out.submitted.append(delivery.Submitted(m.smsid, channel.name, tuple(ids)))
