@@ -52,13 +52,13 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool, busy_timeout_ms: in
 
 
 def sqlite_writer_pragmas(engine: Engine, *, busy_timeout_ms: int = 10_000) -> None:
-    """The write engine's connection set-up (WAL, synchronous=FULL, foreign keys, BEGIN IMMEDIATE polled in
-    WRITER_BUSY_STEP_MS steps) on a plain (pysqlite) engine, for writers that run whole transactions on a thread."""
-    _sqlite_sync_pragmas(engine, immediate=True, busy_timeout_ms=busy_timeout_ms)
+    """The write engine's connection set-up (WAL, synchronous=FULL, foreign keys, a busy timeout of
+    WRITER_BUSY_STEP_MS) on a plain (pysqlite) engine whose user opens its own transactions (``begin_immediate``)."""
+    _sqlite_sync_pragmas(engine, immediate=True, busy_timeout_ms=busy_timeout_ms, begin=False)
 
 
-def sqlite_thread_engine(path: str, *, busy_timeout_ms: int = 10_000) -> Engine:
-    """A one-connection pysqlite engine on ``path`` with the writer's pragmas, for use from one thread."""
+def sqlite_sync_writer(path: str, *, busy_timeout_ms: int = 10_000) -> Engine:
+    """A one-connection pysqlite engine on ``path`` with the writer's pragmas; its user issues BEGIN itself."""
     engine = create_engine(f"sqlite:///{path}", pool_size=1, max_overflow=0, connect_args={"check_same_thread": False})
     sqlite_writer_pragmas(engine, busy_timeout_ms=busy_timeout_ms)
     return engine
@@ -72,7 +72,7 @@ def sqlite_file(engine: AsyncEngine) -> str | None:
     return url.database
 
 
-def _sqlite_sync_pragmas(engine: Engine, *, immediate: bool, busy_timeout_ms: int) -> None:
+def _sqlite_sync_pragmas(engine: Engine, *, immediate: bool, busy_timeout_ms: int, begin: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_conn, _record) -> None:  # pragma: no cover - exercised by every sqlite test
         # Let SQLAlchemy, not the driver, emit BEGIN, so a writer can take the lock up front.
@@ -87,6 +87,9 @@ def _sqlite_sync_pragmas(engine: Engine, *, immediate: bool, busy_timeout_ms: in
         cur.execute(f"PRAGMA busy_timeout={WRITER_BUSY_STEP_MS if immediate else int(busy_timeout_ms)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
+
+    if not begin:
+        return
 
     @event.listens_for(engine, "begin")
     def on_begin(conn) -> None:  # pragma: no cover

@@ -7,19 +7,23 @@ the other in ONE transaction, commits once, and only then answers each caller wi
 transaction is retried one work at a time, so one bad work cannot fail its neighbours; a work may therefore run
 twice and must keep its side effects (counters, lists of the caller) until ``run`` returns.
 
-On SQLite the whole transaction runs on the group's own thread over a plain ``sqlite3`` connection (pysqlite via a
-one-connection SQLAlchemy engine, so the SQL still comes from ``store.tables``): one thread hop per transaction
-instead of one event-loop round trip per statement, which is what held SQLite's single write lock longest. The
-works' ``await conn.execute`` then never suspends, and the coroutine is driven to its end on that thread. While it
-commits, the group holds the write engine's only pool connection, as ``store.messages.SqliteCommitter`` does, so
-the accept path's committer, the pusher and this group take turns in the pool's queue instead of meeting in
-SQLite's busy handler. On PostgreSQL (and in-memory SQLite) the transaction runs on the async engine.
+On SQLite the group has its own plain ``sqlite3`` connection (pysqlite via a one-connection SQLAlchemy engine, so
+the SQL still comes from ``store.tables``): the statements run synchronously on the event loop — the works'
+``await conn.execute`` never suspends, and each work is driven to its end at once — and only the COMMIT (the
+fsync) goes to the group's thread: one thread hop per transaction instead of one event-loop round trip per
+statement, which is what held SQLite's single write lock longest. (Statements on the thread were slower still:
+sqlite3 releases the GIL around every row it steps, and each time the thread waited for the busy loop to give it
+back.) While it writes, the group holds the write engine's only pool connection, as
+``store.messages.SqliteCommitter`` does, so the accept path's committer, the pusher and this group take turns in
+the pool's queue instead of meeting in SQLite's busy handler. On PostgreSQL (and in-memory SQLite) the
+transaction runs on the async engine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -27,7 +31,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hongyan.store.db import sqlite_file, sqlite_thread_engine
+from hongyan.store.db import begin_immediate, is_busy, sqlite_file, sqlite_sync_writer
 
 T = TypeVar("T")
 Work = Callable[[Any], Awaitable[T]]
@@ -117,8 +121,8 @@ class EngineTxGroup(TxGroup):
 
 
 class ThreadConnection:
-    """What a work sees on SQLite: ``await conn.execute(stmt, params)`` on a sync connection, run on the group's
-    thread (the await never suspends)."""
+    """What a work sees on SQLite: ``await conn.execute(stmt, params)`` on a sync connection (the await never
+    suspends)."""
 
     def __init__(self, conn: Connection) -> None:
         self.sync_connection = conn
@@ -139,29 +143,58 @@ def drive(coro: Coroutine[Any, Any, T]) -> T:
 
 
 class SqliteTxGroup(TxGroup):
-    """The transaction on the group's own thread and sqlite3 connection, taking turns with the write engine's
-    users by holding its only pool connection (``gate``) meanwhile."""
+    """The transaction over the group's own sqlite3 connection: statements on the event loop, COMMIT (the fsync) on
+    the group's thread; meanwhile it holds the write engine's only pool connection (``gate``), taking turns with
+    the engine's other users."""
 
     def __init__(self, path: str, gate: AsyncEngine | None = None, *, busy_timeout_ms: int = 10_000, **kw: Any):
         super().__init__(**kw)
         self._gate = gate
-        self._engine = sqlite_thread_engine(path, busy_timeout_ms=busy_timeout_ms)
+        self._busy_timeout_s = busy_timeout_ms / 1000
+        self._engine = sqlite_sync_writer(path, busy_timeout_ms=busy_timeout_ms)
+        self._conn: Connection | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-sqlite")
 
-    def _run(self, works: list[Work[Any]]) -> list[Any]:
-        with self._engine.begin() as conn:
-            tc = ThreadConnection(conn)
-            return [drive(work(tc)) for work in works]
-
     async def _transaction(self, works: list[Work[Any]]) -> list[Any]:
-        loop = asyncio.get_running_loop()
         if self._gate is None:
-            return await loop.run_in_executor(self._pool, self._run, works)
+            return await self._run(works)
         async with self._gate.connect():
-            return await loop.run_in_executor(self._pool, self._run, works)
+            return await self._run(works)
+
+    async def _run(self, works: list[Work[Any]]) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        if self._conn is None:
+            self._conn = await loop.run_in_executor(self._pool, self._engine.connect)
+        conn = self._conn
+        raw = conn.connection.dbapi_connection
+        try:
+            # Tried here first (a busy timeout of a few ms); another process holding the lock is waited for on the
+            # thread, so the event loop never sleeps in SQLite's busy handler.
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            await loop.run_in_executor(self._pool, begin_immediate, raw, self._busy_timeout_s)
+        try:
+            # The statements run here, on the loop: they are CPU work either way, and on a thread each of them
+            # (each row, even: sqlite3 lets the GIL go around every step) waited for the GIL behind the busy loop.
+            tc = ThreadConnection(conn)
+            results = [drive(work(tc)) for work in works]
+            await loop.run_in_executor(self._pool, conn.commit)
+        except BaseException:
+            if raw.in_transaction:
+                conn.rollback()
+            raise
+        return results
 
     async def _release(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._pool, self._engine.dispose)
+        def close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._engine.dispose()
+
+        await asyncio.get_running_loop().run_in_executor(self._pool, close)
         self._pool.shutdown(wait=True)
 
 
