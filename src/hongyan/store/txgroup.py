@@ -41,9 +41,11 @@ log = logging.getLogger(__name__)
 class TxGroup:
     """The queue and the batching; a subclass runs a list of works in one transaction (``_transaction``)."""
 
-    def __init__(self, *, name: str = "txgroup", batch_max: int = 64) -> None:
+    def __init__(self, *, name: str = "txgroup", batch_max: int = 64, parallel: int = 1) -> None:
         self.name = name
         self._batch_max = batch_max
+        self._slots = asyncio.Semaphore(parallel)  # transactions in flight at once
+        self._running: set[asyncio.Task[None]] = set()
         self._queue: list[tuple[Work[Any], asyncio.Future[Any]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -76,10 +78,21 @@ class TxGroup:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
+                await self._slots.acquire()  # meanwhile more work queues up: the next transaction takes it all
                 batch, self._queue = self._queue[: self._batch_max], self._queue[self._batch_max :]
-                await self._commit(batch)
+                task = asyncio.create_task(self._commit_in_slot(batch), name=f"{self.name}-commit")
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
             if self._closing:
-                return
+                await asyncio.gather(*self._running)
+                if not self._queue:
+                    return
+
+    async def _commit_in_slot(self, batch: list[tuple[Work[Any], asyncio.Future[Any]]]) -> None:
+        try:
+            await self._commit(batch)
+        finally:
+            self._slots.release()
 
     async def _commit(self, batch: list[tuple[Work[Any], asyncio.Future[Any]]]) -> None:
         try:
@@ -109,7 +122,9 @@ class TxGroup:
 
 
 class EngineTxGroup(TxGroup):
-    """The transaction on an async engine (PostgreSQL; any dialect)."""
+    """The transaction on an async engine (PostgreSQL; any dialect). On PostgreSQL a few run at once (``parallel``),
+    as the dispatcher's and the intake's transactions did before they shared a group: a submit's mark need not wait
+    for a large receipt batch's commit."""
 
     def __init__(self, engine: AsyncEngine, **kw: Any) -> None:
         super().__init__(**kw)
@@ -167,6 +182,8 @@ class SqliteTxGroup(TxGroup):
             self._conn = await loop.run_in_executor(self._pool, self._engine.connect)
         conn = self._conn
         raw = conn.connection.dbapi_connection
+        if raw.in_transaction:  # left open by a transaction cancelled while it waited for the lock
+            conn.rollback()
         try:
             # Tried here first (a busy timeout of a few ms); another process holding the lock is waited for on the
             # thread, so the event loop never sleeps in SQLite's busy handler.
@@ -203,7 +220,7 @@ def txgroup_for(engine: AsyncEngine, *, name: str = "txgroup", busy_timeout_ms: 
     path = sqlite_file(engine)
     if path is not None:
         return SqliteTxGroup(path, gate=engine, busy_timeout_ms=busy_timeout_ms, name=name)
-    return EngineTxGroup(engine, name=name)
+    return EngineTxGroup(engine, name=name, parallel=1 if engine.url.drivername.startswith("sqlite") else 3)
 
 
 Writer = AsyncEngine | TxGroup
