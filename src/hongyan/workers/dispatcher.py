@@ -148,6 +148,7 @@ class Dispatcher:
 
     async def _lease_loop(self) -> None:
         while not self._stopping.is_set():
+            self._wake.clear()  # before the lease: a commit that wakes us while it runs is not lost
             room = self._max_inflight - len(self._inflight)
             due: list[delivery.DueMessage] = []
             if room > 0:
@@ -167,7 +168,6 @@ class Dispatcher:
             for m in due:
                 self._inflight[m.smsid] = asyncio.create_task(self._send(m))
             if len(due) < min(self._batch, max(room, 1)):
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_s)
 
