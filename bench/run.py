@@ -9,6 +9,9 @@ a burst of ``BENCH_E2E_MESSAGES`` (default 10,000) submitted over 64 keep-alive 
 (receipts pushed per second, from the first submit to the last receipt), then ``BENCH_E2E_PACED_S`` seconds at
 ``BENCH_E2E_RATE`` msg/s (default 1,000) measure latency under a steady load. Two layouts on SQLite: everything in
 one process (``make run``) and the API plus ``hongyan worker all`` (``_split``); on PostgreSQL the split one.
+
+``BENCH_ONLY=e2e`` runs only the end-to-end measurements, in the layouts of ``BENCH_E2E_LAYOUTS`` (comma-separated
+``one``, ``split``, ``pg``; default ``one,split``), prints them as JSON and writes nothing (for quick A/B runs).
 """
 
 from __future__ import annotations
@@ -321,7 +324,31 @@ def pg_database() -> str | None:
     return asyncio.run(make())
 
 
+def e2e_only() -> dict:
+    """``BENCH_ONLY=e2e``: the end-to-end runs of ``BENCH_E2E_LAYOUTS`` only; printed, not written."""
+    layouts = [x.strip() for x in os.environ.get("BENCH_E2E_LAYOUTS", "one,split").split(",") if x.strip()]
+    result: dict[str, object] = {"loadavg_1m_start": round(os.getloadavg()[0], 2)}
+    for layout in layouts:
+        with tempfile.TemporaryDirectory(prefix="hongyan-bench-e2e-") as tmp:
+            log(f"end to end, layout {layout}: {E2E_MESSAGES} messages")
+            if layout == "pg":
+                url = pg_database()
+                if url is None:
+                    log("no PostgreSQL; skipped")
+                    continue
+                e = e2e_run(url, Path(tmp), split=True)
+            else:
+                e = e2e_run(f"sqlite+aiosqlite:///{tmp}/e2e.db", Path(tmp), split=layout == "split")
+        suffix = {"one": "", "split": "_split", "pg": "_pg"}[layout]
+        result.update({k + suffix: v for k, v in e.items()})
+    result["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(result, indent=2))
+    return result
+
+
 def main() -> dict:
+    if os.environ.get("BENCH_ONLY") == "e2e":
+        return e2e_only()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")

@@ -123,6 +123,10 @@ async def test_failover_when_primary_dies(platform, client, live, sims) -> None:
     primary, backup = sims
     runtime = await _runtime(platform, primary, backup)
     first = await _submit_many(client, live, 200)
+    deadline = time.monotonic() + 10
+    while primary.stats.messages == 0:  # mid-run: once the primary has taken some (not a race with the dispatcher)
+        assert time.monotonic() < deadline, "nothing reached the primary"
+        await asyncio.sleep(0.005)
     await primary.stop()  # the primary SMSC goes away mid-run, with the receipts it still owed
     rest = await _submit_many(client, live, 200, text="第二批{i}")
     deadline = time.monotonic() + 60

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -48,7 +48,32 @@ def begin_immediate(con, timeout_s: float) -> None:
 
 
 def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool, busy_timeout_ms: int = 10_000) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+    _sqlite_sync_pragmas(engine.sync_engine, immediate=immediate, busy_timeout_ms=busy_timeout_ms)
+
+
+def sqlite_writer_pragmas(engine: Engine, *, busy_timeout_ms: int = 10_000) -> None:
+    """The write engine's connection set-up (WAL, synchronous=FULL, foreign keys, a busy timeout of
+    WRITER_BUSY_STEP_MS) on a plain (pysqlite) engine whose user opens its own transactions (``begin_immediate``)."""
+    _sqlite_sync_pragmas(engine, immediate=True, busy_timeout_ms=busy_timeout_ms, begin=False)
+
+
+def sqlite_sync_writer(path: str, *, busy_timeout_ms: int = 10_000) -> Engine:
+    """A one-connection pysqlite engine on ``path`` with the writer's pragmas; its user issues BEGIN itself."""
+    engine = create_engine(f"sqlite:///{path}", pool_size=1, max_overflow=0, connect_args={"check_same_thread": False})
+    sqlite_writer_pragmas(engine, busy_timeout_ms=busy_timeout_ms)
+    return engine
+
+
+def sqlite_file(engine: AsyncEngine) -> str | None:
+    """The database file of a SQLite engine; None for PostgreSQL and in-memory databases."""
+    url = engine.url
+    if not url.drivername.startswith("sqlite") or not url.database or url.database == ":memory:":
+        return None
+    return url.database
+
+
+def _sqlite_sync_pragmas(engine: Engine, *, immediate: bool, busy_timeout_ms: int, begin: bool = True) -> None:
+    @event.listens_for(engine, "connect")
     def on_connect(dbapi_conn, _record) -> None:  # pragma: no cover - exercised by every sqlite test
         # Let SQLAlchemy, not the driver, emit BEGIN, so a writer can take the lock up front.
         dbapi_conn.isolation_level = None
@@ -63,7 +88,10 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool, busy_timeout_ms: in
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    if not begin:
+        return
+
+    @event.listens_for(engine, "begin")
     def on_begin(conn) -> None:  # pragma: no cover
         # Writers take the write lock at BEGIN (no deadlock between read-then-write transactions);
         # the read engine keeps deferred transactions so WAL readers never wait for the writer.

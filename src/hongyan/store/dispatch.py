@@ -6,6 +6,9 @@ Before a submit_sm may leave, the dispatcher durably marks the message (``mark_s
 again with that mark set was in flight when its worker died (see docs/decisions/0002-submit-crash-window.md).
 Recording a submit stores its carrier ids (canonical, ``hongyan.domain.carrier_ids``) and applies receipts that
 arrived before it.
+
+Each function writes through a ``Writer``: an engine (a transaction of its own) or a ``store.txgroup.TxGroup`` (the
+process's shared delivery transaction); the ``*_in`` forms run inside a transaction the caller holds.
 """
 
 from __future__ import annotations
@@ -14,8 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, insert, or_, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 
 from hongyan.domain.carrier_ids import canonical_id, lookup_order
 from hongyan.domain.receipt_match import mobile_key
@@ -25,6 +27,7 @@ from hongyan.store.clock import now_ms
 from hongyan.store.receipts import ReceiptIn, apply_in
 from hongyan.store.tables import carrier_ids, messages, pending_receipts
 from hongyan.store.transitions import Finished, push_receipts, record_events, refund
+from hongyan.store.txgroup import Writer, write
 
 INTERRUPTED = "resent after an interrupted submit (possible duplicate at the carrier)"
 
@@ -68,7 +71,7 @@ _DUE_COLUMNS = (
 
 
 async def lease_due(
-    engine: AsyncEngine, *, owner: str, limit: int, lease_ms: int, skip_locked: bool, now: int | None = None
+    engine: Writer, *, owner: str, limit: int, lease_ms: int, skip_locked: bool, now: int | None = None
 ) -> list[DueMessage]:
     """Take up to ``limit`` due messages: accepted ones, and queued ones whose lease expired (a dead
     worker's). One statement marks them queued under this owner's lease; first leases get an event row."""
@@ -95,48 +98,66 @@ async def lease_due(
         )
         .returning(*_DUE_COLUMNS)
     )
-    async with engine.begin() as conn:
+
+    async def work(conn) -> list[DueMessage]:
         rows = [DueMessage(*r) for r in await conn.execute(stmt)]
         first = [r for r in rows if r.attempts == 1]
         if first:
             await record_events(conn, [(r.smsid, S.ACCEPTED, S.QUEUED, None) for r in first], now)
+        return rows
+
+    rows = await write(engine, work)
     rows.sort(key=lambda r: r.id)
     return rows
 
 
 async def record_submitted(
-    engine: AsyncEngine, owner: str, done: Sequence[Submitted], *, finished: list[Finished] | None = None
+    engine: Writer, owner: str, done: Sequence[Submitted], *, finished: list[Finished] | None = None
 ) -> list[str]:
     """queued → submitted for the messages this owner still holds; stores carrier id → smsid and applies
     receipts that arrived before the submit was recorded. Returns the smsids that were recorded."""
     if not done:
         return []
+    recorded, ended = await write(engine, lambda conn: record_submitted_in(conn, owner, done, now_ms()))
+    if finished is not None:
+        finished.extend(ended)  # the caller counts them only now that the commit succeeded
+    return recorded
+
+
+async def record_submitted_in(
+    conn, owner: str, done: Sequence[Submitted], now: int
+) -> tuple[list[str], list[Finished]]:
+    """:func:`record_submitted` in the caller's transaction: (smsids recorded, messages early receipts finished)."""
     done = [Submitted(d.smsid, d.channel, tuple(canonical_id(c) for c in d.carrier_ids)) for d in done]
-    now = now_ms()
-    async with engine.begin() as conn:
-        held = {
-            r.smsid for r in await conn.execute(select(messages.c.smsid).where(*_held(owner, [d.smsid for d in done])))
-        }
-        rows = [d for d in done if d.smsid in held]
-        if not rows:
-            return []
-        await _write_submitted(conn, [(d.smsid, d.channel, d.carrier_ids, now, d.channel) for d in rows], now)
-        keys = [(d.channel, key) for d in rows for cid in d.carrier_ids for key in lookup_order(cid)]
-        early = list(
-            await conn.execute(
+    held = {r.smsid for r in await conn.execute(select(messages.c.smsid).where(*_held(owner, [d.smsid for d in done])))}
+    rows = [d for d in done if d.smsid in held]
+    if not rows:
+        return [], []
+    await _write_submitted(conn, [(d.smsid, d.channel, d.carrier_ids, now, d.channel) for d in rows], now)
+    by_channel: dict[str, list[str]] = defaultdict(list)
+    for d in rows:
+        by_channel[d.channel].extend(key for cid in d.carrier_ids for key in lookup_order(cid))
+    early = await pending_for(conn, by_channel)
+    if not early:
+        return [d.smsid for d in rows], []
+    await conn.execute(pending_receipts.delete().where(pending_receipts.c.id.in_([r.id for r in early])))
+    ended = await apply_in(conn, [ReceiptIn(r.channel, r.carrier_msg_id, r.stat, r.err, r.done_at) for r in early], now)
+    return [d.smsid for d in rows], ended
+
+
+async def pending_for(conn, ids: Mapping[str, Sequence[str]]) -> list:
+    """Kept receipts of these carrier ids (channel → ids): a plain ``IN`` per channel, which SQLite answers from
+    the (channel, carrier_msg_id) index (a row-value ``IN`` of pairs scans the table)."""
+    rows = []
+    for channel, keys in ids.items():
+        keys = sorted(set(keys))
+        for i in range(0, len(keys), 500):
+            rows += await conn.execute(
                 select(pending_receipts).where(
-                    tuple_(pending_receipts.c.channel, pending_receipts.c.carrier_msg_id).in_(keys)
+                    pending_receipts.c.channel == channel, pending_receipts.c.carrier_msg_id.in_(keys[i : i + 500])
                 )
             )
-        )
-        if early:
-            await conn.execute(pending_receipts.delete().where(pending_receipts.c.id.in_([r.id for r in early])))
-            ended = await apply_in(
-                conn, [ReceiptIn(r.channel, r.carrier_msg_id, r.stat, r.err, r.done_at) for r in early], now
-            )
-            if finished is not None:
-                finished.extend(ended)  # the caller counts them only if this commit succeeds
-    return [d.smsid for d in rows]
+    return rows
 
 
 async def _write_submitted(conn, rows: list[tuple[str, str, tuple[str, ...], int, str]], now: int) -> None:
@@ -173,55 +194,62 @@ def _held(owner: str, smsids: list[str]) -> tuple:
     return messages.c.smsid.in_(smsids), messages.c.state == S.QUEUED.value, messages.c.lease_owner == owner
 
 
-async def record_retry(engine: AsyncEngine, owner: str, smsids: Iterable[str], next_at: int, error: str) -> None:
+async def record_retry(engine: Writer, owner: str, smsids: Iterable[str], next_at: int, error: str) -> None:
     """Give the lease back and try again at ``next_at`` (state stays queued)."""
     smsids = list(smsids)
-    if not smsids:
-        return
-    async with engine.begin() as conn:
-        await conn.execute(
-            update(messages)
-            .where(*_held(owner, smsids))
-            .values(
-                lease_owner=None,
-                lease_expires_at=None,
-                next_attempt_at=next_at,
-                last_error=error[:500],
-                updated_at=now_ms(),
-                submit_started_at=None,
-            )
+    if smsids:
+        await write(engine, lambda conn: record_retry_in(conn, owner, smsids, next_at, error))
+
+
+async def record_retry_in(conn, owner: str, smsids: list[str], next_at: int, error: str) -> None:
+    """:func:`record_retry` in the caller's transaction."""
+    await conn.execute(
+        update(messages)
+        .where(*_held(owner, smsids))
+        .values(
+            lease_owner=None,
+            lease_expires_at=None,
+            next_attempt_at=next_at,
+            last_error=error[:500],
+            updated_at=now_ms(),
+            submit_started_at=None,
         )
+    )
 
 
-async def record_in_doubt(engine: AsyncEngine, owner: str, errors: Mapping[str, str], now: int | None = None) -> None:
+async def record_in_doubt(engine: Writer, owner: str, errors: Mapping[str, str], now: int | None = None) -> None:
     """The connection went away with these submits on the wire (smsid → error): give the lease back but keep the
     ``submit_started_at`` mark and channel, so the next lease settles each from its receipts
     (:func:`settle_interrupted`) instead of sending it again at once."""
     if not errors:
         return
     now = now or now_ms()
-    async with engine.begin() as conn:
-        await conn.execute(
-            update(messages)
-            .where(
-                messages.c.smsid == bindparam("b_smsid"),
-                messages.c.state == S.QUEUED.value,
-                messages.c.lease_owner == owner,
-                messages.c.submit_started_at.is_not(None),
-            )
-            .values(
-                lease_owner=None,
-                lease_expires_at=None,
-                next_attempt_at=now,
-                last_error=bindparam("b_error"),
-                updated_at=now,
-            ),
-            [{"b_smsid": smsid, "b_error": error[:500]} for smsid, error in errors.items()],
+    await write(engine, lambda conn: record_in_doubt_in(conn, owner, errors, now))
+
+
+async def record_in_doubt_in(conn, owner: str, errors: Mapping[str, str], now: int) -> None:
+    """:func:`record_in_doubt` in the caller's transaction."""
+    await conn.execute(
+        update(messages)
+        .where(
+            messages.c.smsid == bindparam("b_smsid"),
+            messages.c.state == S.QUEUED.value,
+            messages.c.lease_owner == owner,
+            messages.c.submit_started_at.is_not(None),
         )
+        .values(
+            lease_owner=None,
+            lease_expires_at=None,
+            next_attempt_at=now,
+            last_error=bindparam("b_error"),
+            updated_at=now,
+        ),
+        [{"b_smsid": smsid, "b_error": error[:500]} for smsid, error in errors.items()],
+    )
 
 
 async def mark_submitting(
-    engine: AsyncEngine, owner: str, smsids: Sequence[str] | Mapping[str, str | None], now: int | None = None
+    engine: Writer, owner: str, smsids: Sequence[str] | Mapping[str, str | None], now: int | None = None
 ) -> set[str]:
     """Durably note that these messages' submit_sm may leave now, and on which channel (``smsids`` maps smsid →
     channel name; a plain sequence leaves the channel as it is); returns the smsids this owner still holds (the
@@ -232,8 +260,9 @@ async def mark_submitting(
     by_channel: dict[str | None, list[str]] = defaultdict(list)
     for smsid in smsids:
         by_channel[smsids[smsid] if isinstance(smsids, Mapping) else None].append(smsid)
-    held: set[str] = set()
-    async with engine.begin() as conn:
+
+    async def work(conn) -> set[str]:
+        held: set[str] = set()
         for channel, group in by_channel.items():
             values: dict = {"submit_started_at": now}
             if channel is not None:
@@ -243,37 +272,42 @@ async def mark_submitting(
                     update(messages).where(*_held(owner, group[i : i + 500])).values(values).returning(messages.c.smsid)
                 )
                 held.update(r.smsid for r in res)
-    return held
+        return held
+
+    return await write(engine, work)
 
 
-async def record_failed(engine: AsyncEngine, owner: str, smsids: Iterable[str], state: S, error: str) -> list[str]:
+async def record_failed(engine: Writer, owner: str, smsids: Iterable[str], state: S, error: str) -> list[str]:
     """queued → failed/rejected (no carrier will deliver it) and refund, in one transaction."""
     check(S.QUEUED, state)
     smsids = list(smsids)
     if not smsids:
         return []
-    now = now_ms()
-    async with engine.begin() as conn:
-        rows = list(
-            await conn.execute(
-                update(messages)
-                .where(*_held(owner, smsids))
-                .values(
-                    state=state.value,
-                    last_error=error[:500],
-                    done_at=now,
-                    updated_at=now,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                )
-                .returning(messages.c.smsid, messages.c.account_id, messages.c.segments, messages.c.mobile)
+    return await write(engine, lambda conn: record_failed_in(conn, owner, smsids, state, error, now_ms()))
+
+
+async def record_failed_in(conn, owner: str, smsids: list[str], state: S, error: str, now: int) -> list[str]:
+    """:func:`record_failed` in the caller's transaction."""
+    rows = list(
+        await conn.execute(
+            update(messages)
+            .where(*_held(owner, smsids))
+            .values(
+                state=state.value,
+                last_error=error[:500],
+                done_at=now,
+                updated_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
             )
+            .returning(messages.c.smsid, messages.c.account_id, messages.c.segments, messages.c.mobile)
         )
-        if rows:
-            await record_events(conn, [(r.smsid, S.QUEUED, state, error[:200]) for r in rows], now)
-            stat = "REJECTD" if state is S.REJECTED else "UNDELIV"
-            await push_receipts(conn, [(r.smsid, r.account_id, r.mobile, stat) for r in rows], now)
-            await refund(conn, [(r.smsid, r.account_id, r.segments) for r in rows], now, note=error[:200])
+    )
+    if rows:
+        await record_events(conn, [(r.smsid, S.QUEUED, state, error[:200]) for r in rows], now)
+        stat = "REJECTD" if state is S.REJECTED else "UNDELIV"
+        await push_receipts(conn, [(r.smsid, r.account_id, r.mobile, stat) for r in rows], now)
+        await refund(conn, [(r.smsid, r.account_id, r.segments) for r in rows], now, note=error[:200])
     return [r.smsid for r in rows]
 
 
@@ -301,7 +335,7 @@ class Settled:
 
 
 async def settle_interrupted(
-    engine: AsyncEngine,
+    engine: Writer,
     owner: str,
     items: Sequence[Interrupted],
     *,
@@ -319,68 +353,73 @@ async def settle_interrupted(
     possible duplicate (the carrier may have it without a receipt yet). See
     docs/decisions/0002-submit-crash-window.md.
     """
-    out = Settled()
     if not items:
-        return out
+        return Settled()
     now = now or now_ms()
+    return await write(engine, lambda conn: _settle_in(conn, owner, items, wait_ms, skip_locked, now))
+
+
+async def _settle_in(
+    conn, owner: str, items: Sequence[Interrupted], wait_ms: int, skip_locked: bool, now: int
+) -> Settled:
+    out = Settled()  # made here: a transaction that fails is run again, from the start
     keys = sorted({mobile_key(i.message.mobile) for i in items})
     oldest = min(i.message.submit_started_at or now for i in items) - CLOCK_SLACK_MS
-    async with engine.begin() as conn:
-        pick = (
-            select(pending_receipts)
-            .where(pending_receipts.c.mobile.in_(keys), pending_receipts.c.received_at >= oldest)
-            .order_by(pending_receipts.c.id)
-        )
-        if skip_locked:
-            pick = pick.with_for_update(skip_locked=True)
-        by_mobile: dict[str, list] = defaultdict(list)
-        for row in await conn.execute(pick):
-            by_mobile[row.mobile].append(row)
-        used: set[int] = set()
-        found: list[tuple[Interrupted, list]] = []  # (message, receipt rows of its parts, in part order)
-        held: list[Interrupted] = []
-        for item in sorted(items, key=lambda i: (i.message.submit_started_at or 0, i.message.id)):
-            m = item.message
-            started = m.submit_started_at or now
-            rows = [
-                r
-                for r in by_mobile.get(mobile_key(m.mobile), [])
-                if r.id not in used
-                and (m.channel is None or r.channel == m.channel)
-                and r.received_at >= started - CLOCK_SLACK_MS
-            ]
-            first_of: dict[tuple[str, str], object] = {}
-            for r in rows:  # an SMSC repeats a receipt nobody acknowledged: one id, one part
-                first_of.setdefault((r.channel, r.carrier_msg_id), r)
-            parts = list(first_of.values())[: item.parts]
-            if len(parts) == item.parts:
-                taken = {(r.channel, r.carrier_msg_id) for r in parts}
-                used.update(r.id for r in rows if (r.channel, r.carrier_msg_id) in taken)
-                found.append((item, parts))
-            elif now < started + wait_ms:
-                held.append(item)
-            else:
-                out.resend.append(m)
-        if found:
-            out.finished = await _record_reconciled(conn, owner, found, used, now)
-            out.reconciled = [item.message.smsid for item, _ in found]
-        if held:
-            for item in held:
-                started = item.message.submit_started_at or now
-                await conn.execute(
-                    update(messages)
-                    .where(*_held(owner, [item.message.smsid]))
-                    .values(
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        next_attempt_at=min(started + wait_ms, now + HOLD_STEP_MS),
-                        attempts=messages.c.attempts - 1,  # holding is not an attempt
-                        updated_at=now,
-                    )
+    pick = (
+        select(pending_receipts)
+        .where(pending_receipts.c.mobile.in_(keys), pending_receipts.c.received_at >= oldest)
+        .order_by(pending_receipts.c.id)
+    )
+    if skip_locked:
+        pick = pick.with_for_update(skip_locked=True)
+    by_mobile: dict[str, list] = defaultdict(list)
+    for row in await conn.execute(pick):
+        by_mobile[row.mobile].append(row)
+    used: set[int] = set()
+    found: list[tuple[Interrupted, list]] = []  # (message, receipt rows of its parts, in part order)
+    held: list[Interrupted] = []
+    for item in sorted(items, key=lambda i: (i.message.submit_started_at or 0, i.message.id)):
+        m = item.message
+        started = m.submit_started_at or now
+        rows = [
+            r
+            for r in by_mobile.get(mobile_key(m.mobile), [])
+            if r.id not in used
+            and (m.channel is None or r.channel == m.channel)
+            and r.received_at >= started - CLOCK_SLACK_MS
+        ]
+        first_of: dict[tuple[str, str], object] = {}
+        for r in rows:  # an SMSC repeats a receipt nobody acknowledged: one id, one part
+            first_of.setdefault((r.channel, r.carrier_msg_id), r)
+        parts = list(first_of.values())[: item.parts]
+        if len(parts) == item.parts:
+            taken = {(r.channel, r.carrier_msg_id) for r in parts}
+            used.update(r.id for r in rows if (r.channel, r.carrier_msg_id) in taken)
+            found.append((item, parts))
+        elif now < started + wait_ms:
+            held.append(item)
+        else:
+            out.resend.append(m)
+    if found:
+        out.finished = await _record_reconciled(conn, owner, found, used, now)
+        out.reconciled = [item.message.smsid for item, _ in found]
+    if held:
+        for item in held:
+            started = item.message.submit_started_at or now
+            await conn.execute(
+                update(messages)
+                .where(*_held(owner, [item.message.smsid]))
+                .values(
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    next_attempt_at=min(started + wait_ms, now + HOLD_STEP_MS),
+                    attempts=messages.c.attempts - 1,  # holding is not an attempt
+                    updated_at=now,
                 )
-            out.held = [item.message.smsid for item in held]
-        if out.resend:  # not a transition: an audit note that this message may reach the carrier twice
-            await record_events(conn, [(m.smsid, S.QUEUED, S.QUEUED, INTERRUPTED) for m in out.resend], now)
+            )
+        out.held = [item.message.smsid for item in held]
+    if out.resend:  # not a transition: an audit note that this message may reach the carrier twice
+        await record_events(conn, [(m.smsid, S.QUEUED, S.QUEUED, INTERRUPTED) for m in out.resend], now)
     return out
 
 

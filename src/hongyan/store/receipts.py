@@ -3,7 +3,8 @@ whose carrier id is not known yet in ``pending_receipts`` and reconcile them, ex
 came, and keep deliver_sm nobody could understand (``unparsed_deliveries``); list both kept kinds for the operator.
 
 Carrier ids are stored canonical (``hongyan.domain.carrier_ids``) and a receipt is matched under its id and the
-id's other-base spellings (hex ↔ decimal).
+id's other-base spellings (hex ↔ decimal). The writes go through a ``Writer`` (an engine, or the process's
+shared delivery transaction, ``store.txgroup``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hongyan.domain.carrier_ids import canonical_id, id_aliases, lookup_order
 from hongyan.domain.carrier_status import RECEIPT_TIMEOUT, describe
@@ -24,6 +25,7 @@ from hongyan.domain.transitions import FAILED_FINAL
 from hongyan.store.clock import now_ms
 from hongyan.store.tables import carrier_ids, messages, pending_receipts, unparsed_deliveries
 from hongyan.store.transitions import Finished, finish
+from hongyan.store.txgroup import Writer, write
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +38,12 @@ class ReceiptIn:
     mobile: str | None = None  # the handset (deliver_sm source_addr); kept with an unknown id, see dispatch.settle
 
 
-async def apply_receipts(engine: AsyncEngine, receipts: Sequence[ReceiptIn]) -> list[Finished]:
+async def apply_receipts(engine: Writer, receipts: Sequence[ReceiptIn]) -> list[Finished]:
     """Store a batch of carrier receipts durably; unknown carrier ids wait in ``pending_receipts``. Returns the
     messages the batch finished (committed)."""
     if not receipts:
         return []
-    async with engine.begin() as conn:
-        return await apply_in(conn, receipts, now_ms())
+    return await write(engine, lambda conn: apply_in(conn, receipts, now_ms()))
 
 
 async def _resolve(
@@ -57,15 +58,20 @@ async def _resolve(
     receipts = [
         ReceiptIn(r.channel, canonical_id(r.carrier_msg_id), r.stat, r.err, r.done_at, r.mobile) for r in receipts
     ]
-    keys = list({(r.channel, key) for r in receipts for key in lookup_order(r.carrier_msg_id)})
+    # A plain IN per channel: SQLite answers it from the primary key; a row-value IN of pairs scans the table.
+    by_channel: dict[str, set[str]] = defaultdict(set)
+    for r in receipts:
+        by_channel[r.channel].update(lookup_order(r.carrier_msg_id))
     known: dict[tuple[str, str], tuple[str, bool]] = {}  # (channel, id) → (smsid, still waiting for a receipt)
-    for i in range(0, len(keys), 500):
-        for row in await conn.execute(
-            select(carrier_ids.c.channel, carrier_ids.c.carrier_msg_id, carrier_ids.c.smsid, carrier_ids.c.stat).where(
-                tuple_(carrier_ids.c.channel, carrier_ids.c.carrier_msg_id).in_(keys[i : i + 500])
-            )
-        ):
-            known[(row.channel, row.carrier_msg_id)] = (row.smsid, row.stat is None)
+    for channel, ids in by_channel.items():
+        keys = sorted(ids)
+        for i in range(0, len(keys), 500):
+            for row in await conn.execute(
+                select(carrier_ids.c.carrier_msg_id, carrier_ids.c.smsid, carrier_ids.c.stat).where(
+                    carrier_ids.c.channel == channel, carrier_ids.c.carrier_msg_id.in_(keys[i : i + 500])
+                )
+            ):
+                known[(channel, row.carrier_msg_id)] = (row.smsid, row.stat is None)
     matched: list[tuple[ReceiptIn, str]] = []
     unknown: list[ReceiptIn] = []
     for r in receipts:
@@ -128,44 +134,48 @@ async def apply_in(conn: AsyncConnection, receipts: Sequence[ReceiptIn], now: in
     return await finish(conn, finals, now) if finals else []
 
 
-async def reconcile_pending(engine: AsyncEngine, limit: int = 1000, *, finished: list[Finished] | None = None) -> int:
+async def reconcile_pending(engine: Writer, limit: int = 1000, *, finished: list[Finished] | None = None) -> int:
     """Apply kept receipts whose carrier id is now known. Closes the race where a receipt and the record
     of its submit commit concurrently (each transaction missing the other's row); returns how many. The messages
     this finished are appended to ``finished`` after the commit."""
-    async with engine.begin() as conn:
-        rows = list(
-            await conn.execute(
-                select(pending_receipts)
-                .join(
-                    carrier_ids,
-                    and_(
-                        carrier_ids.c.channel == pending_receipts.c.channel,
-                        or_(
-                            carrier_ids.c.carrier_msg_id == pending_receipts.c.carrier_msg_id,
-                            carrier_ids.c.carrier_msg_id == pending_receipts.c.carrier_msg_id_alt1,
-                            carrier_ids.c.carrier_msg_id == pending_receipts.c.carrier_msg_id_alt2,
-                        ),
-                    ),
-                )
-                .order_by(pending_receipts.c.id)
-                .limit(limit)
-                .with_for_update(of=pending_receipts, skip_locked=True)
-            )
-        )
-        if not rows:
-            return 0
-        rows = list({r.id: r for r in rows}.values())  # a row joined under two spellings comes once
-        await conn.execute(pending_receipts.delete().where(pending_receipts.c.id.in_([r.id for r in rows])))
-        done = await apply_in(
-            conn, [ReceiptIn(r.channel, r.carrier_msg_id, r.stat, r.err, r.done_at) for r in rows], now_ms()
-        )
+    count, done = await write(engine, lambda conn: _reconcile_in(conn, limit))
     if finished is not None:
         finished.extend(done)
-    return len(rows)
+    return count
+
+
+async def _reconcile_in(conn, limit: int) -> tuple[int, list[Finished]]:
+    rows = list(
+        await conn.execute(
+            select(pending_receipts)
+            .join(
+                carrier_ids,
+                and_(
+                    carrier_ids.c.channel == pending_receipts.c.channel,
+                    or_(
+                        carrier_ids.c.carrier_msg_id == pending_receipts.c.carrier_msg_id,
+                        carrier_ids.c.carrier_msg_id == pending_receipts.c.carrier_msg_id_alt1,
+                        carrier_ids.c.carrier_msg_id == pending_receipts.c.carrier_msg_id_alt2,
+                    ),
+                ),
+            )
+            .order_by(pending_receipts.c.id)
+            .limit(limit)
+            .with_for_update(of=pending_receipts, skip_locked=True)
+        )
+    )
+    if not rows:
+        return 0, []
+    rows = list({r.id: r for r in rows}.values())  # a row joined under two spellings comes once
+    await conn.execute(pending_receipts.delete().where(pending_receipts.c.id.in_([r.id for r in rows])))
+    done = await apply_in(
+        conn, [ReceiptIn(r.channel, r.carrier_msg_id, r.stat, r.err, r.done_at) for r in rows], now_ms()
+    )
+    return len(rows), done
 
 
 async def expire_overdue(
-    engine: AsyncEngine, *, timeout_ms: int, skip_locked: bool, limit: int = 500, now: int | None = None
+    engine: Writer, *, timeout_ms: int, skip_locked: bool, limit: int = 500, now: int | None = None
 ) -> list[str]:
     """submitted → expired for messages whose receipt has not come within ``timeout_ms`` of the submit: refund,
     receipt push (stat ``HY:TIMEOUT``), one batch per call. A receipt arriving later changes nothing."""
@@ -178,11 +188,14 @@ async def expire_overdue(
     )
     if skip_locked:
         pick = pick.with_for_update(skip_locked=True)
-    async with engine.begin() as conn:
+
+    async def work(conn) -> list[str]:
         smsids = [r.smsid for r in await conn.execute(pick)]
         if not smsids:
             return []
         return [f.smsid for f in await finish(conn, [(s, S.EXPIRED, RECEIPT_TIMEOUT) for s in smsids], now)]
+
+    return await write(engine, work)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,29 +212,31 @@ class UnparsedIn:
     received_at: int
 
 
-async def store_unparsed(engine: AsyncEngine, rows: Sequence[UnparsedIn]) -> None:
+async def store_unparsed(engine: Writer, rows: Sequence[UnparsedIn]) -> None:
     """Keep deliver_sm/data_sm nobody could understand, for the operator (``unparsed_deliveries``)."""
-    if not rows:
-        return
-    async with engine.begin() as conn:
-        await conn.execute(
-            insert(unparsed_deliveries),
-            [
-                {
-                    "channel": r.channel,
-                    "command": r.command,
-                    "source_addr": r.source_addr[:32],
-                    "destination_addr": r.destination_addr[:32],
-                    "esm_class": r.esm_class,
-                    "data_coding": r.data_coding,
-                    "payload_hex": r.payload_hex,
-                    "tlvs": r.tlvs,
-                    "reason": r.reason,
-                    "received_at": r.received_at,
-                }
-                for r in rows
-            ],
-        )
+    if rows:
+        await write(engine, lambda conn: _store_unparsed_in(conn, rows))
+
+
+async def _store_unparsed_in(conn, rows: Sequence[UnparsedIn]) -> None:
+    await conn.execute(
+        insert(unparsed_deliveries),
+        [
+            {
+                "channel": r.channel,
+                "command": r.command,
+                "source_addr": r.source_addr[:32],
+                "destination_addr": r.destination_addr[:32],
+                "esm_class": r.esm_class,
+                "data_coding": r.data_coding,
+                "payload_hex": r.payload_hex,
+                "tlvs": r.tlvs,
+                "reason": r.reason,
+                "received_at": r.received_at,
+            }
+            for r in rows
+        ],
+    )
 
 
 async def list_unparsed(conn: AsyncConnection, limit: int = 100) -> list[dict[str, Any]]:

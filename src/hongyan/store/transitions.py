@@ -48,15 +48,14 @@ async def record_events(conn: AsyncConnection, rows: Sequence[tuple[str, S, S, s
 
 async def push_receipts(conn: AsyncConnection, rows: Sequence[tuple[str, int, str, str]], now: int) -> None:
     """Outbox rows for the receipt pushes of final messages, in the transaction of the state change."""
-    await outbox.enqueue_events(
-        conn,
-        [
-            outbox.Event(
-                account_id, "receipt", smsid, receipt_fields(mobile=mobile, smsid=smsid, stat=stat, at_ms=now), now
-            )
-            for smsid, account_id, mobile, stat in rows
-        ],
-    )
+    by_stat: dict[str, dict[str, str]] = {}  # the fields that depend on the status and time: built once per status
+    events = []
+    for smsid, account_id, mobile, stat in rows:
+        base = by_stat.get(stat)
+        if base is None:
+            base = by_stat[stat] = receipt_fields(mobile="", smsid="", stat=stat, at_ms=now)
+        events.append(outbox.Event(account_id, "receipt", smsid, {**base, "mobilephone": mobile, "smsid": smsid}, now))
+    await outbox.enqueue_events(conn, events)
 
 
 async def refund(conn: AsyncConnection, rows: Sequence[tuple[str, int, int]], now: int, note: str) -> None:

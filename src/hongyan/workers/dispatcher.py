@@ -1,9 +1,11 @@
 """The dispatcher: lease due messages, route each to a channel, submit, record the outcome in batches.
 
-Outcomes are buffered and written every ``flush_s`` in one transaction per kind (submitted, retry,
-failed), and the leases of messages still in flight are renewed, so a slow channel never lets a lease
-expire under a live worker. Any number of dispatchers can run on PostgreSQL (SKIP LOCKED leases); on
-SQLite run one.
+Outcomes are buffered and written in one transaction as soon as there are any and the previous one has committed
+(``flush_s`` adds a delay; default none: outcomes batch up while a transaction is in flight), and the leases of
+messages still in flight are renewed, so a slow channel never lets a lease expire under a live worker. Every write
+goes through a ``store.txgroup.TxGroup`` (by default the dispatcher's own; in a process, the one it shares with the
+receipt intake), so leases, marks, outcomes and receipts that are ready together share one commit. Any number of
+dispatchers can run on PostgreSQL (SKIP LOCKED leases); on SQLite run one.
 
 Right before a message's first submit_sm leaves (the channel calls ``OutMessage.before_send`` holding its window
 slot), the message is marked ``submit_started_at`` in a batched commit. If this worker dies, a message that is
@@ -40,6 +42,7 @@ from hongyan.smpp.encoding import MessageTooLong, count_parts
 from hongyan.store import delivery
 from hongyan.store.clock import now_ms
 from hongyan.store.tables import messages
+from hongyan.store.txgroup import TxGroup, txgroup_for, write
 from hongyan.workers.receipts import count_finished
 from hongyan.workers.routing import DEFAULT_GROUP, Router
 
@@ -83,12 +86,14 @@ class Dispatcher:
         max_inflight: int = 2000,
         lease_ms: int = 60_000,
         poll_s: float = 0.05,
-        flush_s: float = 0.01,
+        flush_s: float = 0.0,
         retry: RetryPolicy | None = None,
         account_groups: Mapping[int, str] | None = None,
         interrupted_wait_ms: int = 60_000,
+        group: TxGroup | None = None,
     ) -> None:
-        self._engine = engine
+        self._own_group = group is None
+        self._writer: TxGroup = group or txgroup_for(engine, name="dispatcher-tx")
         self.router = router
         self.account_groups: Mapping[int, str] = account_groups or {}  # replaced whole by the runtime's reload
         self._skip_locked = skip_locked
@@ -102,6 +107,7 @@ class Dispatcher:
         self._interrupted_wait_ms = interrupted_wait_ms
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._out = _Outcomes()
+        self._out_ready = asyncio.Event()  # outcomes are waiting to be recorded
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -124,23 +130,31 @@ class Dispatcher:
         """Stop leasing, let in-flight submits finish, record their outcomes, release nothing half-done."""
         self._stopping.set()
         self._wake.set()
+        if self._tasks:
+            # The lease loop ends its round rather than being cancelled: a lease handed to the transaction group
+            # commits even if its caller goes, and its messages must then be sent, not left leased to nobody.
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tasks[0]
         if self._inflight:
             await asyncio.gather(*self._inflight.values(), return_exceptions=True)
-        for task in self._tasks:
+        for task in self._tasks[1:]:
             task.cancel()
-        for task in self._tasks:
+        for task in self._tasks[1:]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._flush()
+        if self._own_group:
+            await self._writer.close()
 
     async def _lease_loop(self) -> None:
         while not self._stopping.is_set():
+            self._wake.clear()  # before the lease: a commit that wakes us while it runs is not lost
             room = self._max_inflight - len(self._inflight)
             due: list[delivery.DueMessage] = []
             if room > 0:
                 try:
                     due = await delivery.lease_due(
-                        self._engine,
+                        self._writer,
                         owner=self.owner,
                         limit=min(self._batch, room),
                         lease_ms=self._lease_ms,
@@ -154,7 +168,6 @@ class Dispatcher:
             for m in due:
                 self._inflight[m.smsid] = asyncio.create_task(self._send(m))
             if len(due) < min(self._batch, max(room, 1)):
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_s)
 
@@ -163,7 +176,7 @@ class Dispatcher:
         for their receipts up to ``interrupted_wait_ms`` after their mark; returns those to send again."""
         try:
             settled = await delivery.settle_interrupted(
-                self._engine,
+                self._writer,
                 self.owner,
                 [delivery.Interrupted(m, _parts(m.content)) for m in interrupted],
                 wait_ms=self._interrupted_wait_ms,
@@ -247,6 +260,7 @@ class Dispatcher:
             self._out.retry_errors[m.smsid] = repr(exc)
         finally:
             self._inflight.pop(m.smsid, None)
+            self._out_ready.set()
             if len(self._inflight) < self._max_inflight // 2:
                 self._wake.set()
 
@@ -266,7 +280,7 @@ class Dispatcher:
             if not batch:
                 continue
             try:
-                held = await delivery.mark_submitting(self._engine, self.owner, {s: c for s, c, _ in batch})
+                held = await delivery.mark_submitting(self._writer, self.owner, {s: c for s, c, _ in batch})
             except Exception as exc:
                 log.exception("marking submits failed; they will be retried")
                 for _, _, fut in batch:
@@ -281,7 +295,11 @@ class Dispatcher:
         renew_every = self._lease_ms / 3000
         last_renew = time.monotonic()
         while True:
-            await asyncio.sleep(self._flush_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._out_ready.wait(), renew_every)
+            self._out_ready.clear()
+            if self._flush_s > 0:
+                await asyncio.sleep(self._flush_s)
             try:
                 await self._flush()
                 if time.monotonic() - last_renew > renew_every and self._inflight:
@@ -289,34 +307,35 @@ class Dispatcher:
                     last_renew = time.monotonic()
             except Exception:
                 log.exception("recording outcomes failed; will retry")
+                self._out_ready.set()
+                await asyncio.sleep(0.1)
 
     async def _flush(self) -> None:
+        """Record every buffered outcome in one transaction; on failure they are put back for the next flush."""
         out, self._out = self._out, _Outcomes()
         if out.empty():
             return
-        try:
+        owner = self.owner
+
+        async def work(conn) -> tuple[list[str], list[delivery.Finished], list[tuple[S, list[str]]]]:
+            now = now_ms()
+            done: list[str] = []
+            early: list[delivery.Finished] = []  # receipts that came before the submit was recorded
             if out.submitted:
-                early: list[delivery.Finished] = []  # receipts that came before the submit was recorded
-                done = await delivery.record_submitted(self._engine, self.owner, out.submitted, finished=early)
-                count_finished(early)
-                self.stats.submitted += len(done)
-                if len(done) != len(out.submitted):
-                    log.warning("%d submits recorded after losing the lease", len(out.submitted) - len(done))
+                done, early = await delivery.record_submitted_in(conn, owner, out.submitted, now)
             for at, smsids in out.retry.items():
-                await delivery.record_retry(
-                    self._engine, self.owner, smsids, at, "; ".join({out.retry_errors.get(s, "") for s in smsids})
-                )
-                self.stats.retried += len(smsids)
+                errors = "; ".join({out.retry_errors.get(s, "") for s in smsids})
+                await delivery.record_retry_in(conn, owner, smsids, at, errors)
             if out.in_doubt:
-                await delivery.record_in_doubt(self._engine, self.owner, out.in_doubt)
-            by_state: dict[S, list[tuple[str, str]]] = {}
-            for smsid, state, err in out.failed:
-                by_state.setdefault(state, []).append((smsid, err))
-            for state, items in by_state.items():
-                for smsid, err in items:
-                    if await delivery.record_failed(self._engine, self.owner, [smsid], state, err):
-                        MESSAGES_FINAL.labels(state.value).inc()
-                self.stats.failed += len(items)
+                await delivery.record_in_doubt_in(conn, owner, out.in_doubt, now)
+            ended = [
+                (state, await delivery.record_failed_in(conn, owner, [smsid], state, err, now))
+                for smsid, state, err in out.failed
+            ]
+            return done, early, ended
+
+        try:
+            done, early, ended = await write(self._writer, work)
         except Exception:
             # Put back what was not written; the next flush retries (leases are renewed meanwhile).
             self._out.submitted[:0] = out.submitted
@@ -326,17 +345,29 @@ class Dispatcher:
             self._out.failed[:0] = out.failed
             self._out.in_doubt.update(out.in_doubt)
             raise
+        count_finished(early)
+        self.stats.submitted += len(done)
+        if len(done) != len(out.submitted):
+            log.warning("%d submits recorded after losing the lease", len(out.submitted) - len(done))
+        self.stats.retried += sum(len(smsids) for smsids in out.retry.values())
+        for state, changed in ended:
+            if changed:
+                MESSAGES_FINAL.labels(state.value).inc()
+        self.stats.failed += len(out.failed)
 
     async def _renew(self) -> None:
         smsids = list(self._inflight)
         until = now_ms() + self._lease_ms
-        async with self._engine.begin() as conn:
+
+        async def work(conn) -> None:
             for i in range(0, len(smsids), 500):
                 await conn.execute(
                     update(messages)
                     .where(messages.c.smsid.in_(smsids[i : i + 500]), messages.c.lease_owner == self.owner)
                     .values(lease_expires_at=until)
                 )
+
+        await write(self._writer, work)
 
 
 def _parts(content: str) -> int:

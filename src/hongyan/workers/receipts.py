@@ -1,6 +1,9 @@
 """Receipt intake: channels hand in receipts; each is durable (group commit) before the channel acks it.
 The receipt sweeper ends messages whose receipt never came (``expired``, refunded, pushed).
 
+Receipts are written through a ``store.txgroup.TxGroup``: the intake's own, or in a process the one it shares with
+the dispatcher, so a receipt batch and the dispatcher's records commit together.
+
 Final states and the DLR latency are counted here, from what the store functions return after their commit:
 a transaction that rolls back (and is retried) is never counted, and the store stays free of process concerns.
 """
@@ -22,6 +25,7 @@ from hongyan.store import delivery
 from hongyan.store.batching import GroupCommit
 from hongyan.store.clock import now_ms
 from hongyan.store.replies import store_reply
+from hongyan.store.txgroup import TxGroup, Writer, txgroup_for
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +40,16 @@ def count_finished(finished: Sequence[delivery.Finished]) -> None:
 
 
 class ReceiptIntake:
-    def __init__(self, engine: AsyncEngine, *, reconcile_s: float = 0.2) -> None:
+    def __init__(self, engine: AsyncEngine, *, reconcile_s: float = 0.2, group: TxGroup | None = None) -> None:
         self._engine = engine
+        self._own_group = group is None
+        self._writer: TxGroup = group or txgroup_for(engine, name="receipt-tx")
         self._reconcile_s = reconcile_s
         self._task: asyncio.Task[None] | None = None
         self._group: GroupCommit[delivery.ReceiptIn] = GroupCommit(self._commit, name="receipt-intake")
 
     async def _commit(self, batch: list[delivery.ReceiptIn]) -> None:
-        count_finished(await delivery.apply_receipts(self._engine, batch))
+        count_finished(await delivery.apply_receipts(self._writer, batch))
 
     async def start(self) -> None:
         await self._group.start()
@@ -55,13 +61,15 @@ class ReceiptIntake:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._group.stop()
+        if self._own_group:
+            await self._writer.close()
 
     async def _reconcile_loop(self) -> None:
         while True:
             await asyncio.sleep(self._reconcile_s)
             try:
                 finished: list[delivery.Finished] = []
-                await delivery.reconcile_pending(self._engine, finished=finished)
+                await delivery.reconcile_pending(self._writer, finished=finished)
                 count_finished(finished)
             except Exception:
                 log.exception("reconciling kept receipts failed")
@@ -80,7 +88,7 @@ class ReceiptIntake:
     async def on_unparsed(self, channel: str, pdu: InUnparsed) -> None:
         """Kept for the operator (``unparsed_deliveries``) before the channel acknowledges it."""
         await delivery.store_unparsed(
-            self._engine,
+            self._writer,
             [
                 delivery.UnparsedIn(
                     channel,
@@ -105,7 +113,7 @@ class ReceiptSweeper:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        engine: Writer,
         *,
         timeout_s: float,
         every_s: float = 60.0,

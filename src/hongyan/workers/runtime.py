@@ -1,5 +1,6 @@
 """Running delivery in a process: build channels from the database, keep them in step with the channel
-table (reload without restart), and run the dispatcher and the receipt intake beside them. Each reload also
+table (reload without restart), and run the dispatcher and the receipt intake beside them, writing through one
+shared transaction group (``store.txgroup``: what both have ready commits together). Each reload also
 refreshes the dispatcher's account → channel group map (one small query: only accounts assigned a group). Every
 ``HONGYAN_CHANNEL_HEARTBEAT_S`` the channels' state goes to ``channel_status`` (one upsert), for the processes
 that do not run them (``/readyz``, the console)."""
@@ -19,6 +20,7 @@ from hongyan.store import channel_status
 from hongyan.store import channels as channel_store
 from hongyan.store.channels import ChannelConfig
 from hongyan.store.clock import now_ms
+from hongyan.store.txgroup import txgroup_for
 from hongyan.workers.dispatcher import Dispatcher
 from hongyan.workers.receipts import ReceiptIntake, ReceiptSweeper
 from hongyan.workers.routing import Route, Router
@@ -43,16 +45,20 @@ class DeliveryRuntime:
         self._factory = factory or functools.partial(default_factory, failover_after_s=failover_s or None)
         self._reload_s = reload_s
         self.router = Router()
-        self.intake = ReceiptIntake(platform.engines.write)
+        self.txgroup = txgroup_for(
+            platform.engines.write, name="delivery-tx", busy_timeout_ms=platform.settings.sqlite_busy_timeout_ms
+        )
+        self.intake = ReceiptIntake(platform.engines.write, group=self.txgroup)
         self.dispatcher = Dispatcher(
             platform.engines.write,
             self.router,
             skip_locked=not platform.engines.is_sqlite,
             lease_ms=int(platform.settings.dispatch_lease_s * 1000),
             interrupted_wait_ms=int(platform.settings.interrupted_receipt_wait_s * 1000),
+            group=self.txgroup,
         )
         self.sweeper = ReceiptSweeper(
-            platform.engines.write,
+            self.txgroup,
             timeout_s=platform.settings.receipt_timeout_s,
             every_s=platform.settings.receipt_sweep_s,
             skip_locked=not platform.engines.is_sqlite,
@@ -95,6 +101,7 @@ class DeliveryRuntime:
             await channel.stop()
         self._channels.clear()
         await self.intake.stop()
+        await self.txgroup.close()
 
     async def _reload_loop(self) -> None:
         while True:
