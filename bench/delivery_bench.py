@@ -59,14 +59,11 @@ async def run(n: int, url: str, tmp: Path) -> dict[str, float]:
         async with platform.engines.read.connect() as conn:
             account_id = (await get_account(conn, creds.account)).id
         content = "【鸿雁】您的验证码是：1234。请不要把验证码泄露给其他人。"
-        await asyncio.gather(
-            *(
-                platform.writer.write(
-                    NewMessage(platform.smsids.next(), account_id, f"1380000{i:04d}", "mobile", content, "鸿雁", None, 1)
-                )
-                for i in range(n)
-            )
-        )
+
+        def message(i: int) -> NewMessage:
+            return NewMessage(platform.smsids.next(), account_id, f"1380000{i:04d}", "mobile", content, "鸿雁", None, 1)
+
+        await asyncio.gather(*(platform.writer.write(message(i)) for i in range(n)))
         runtime = DeliveryRuntime(platform)
         cpu0, t0 = _cpu_s(), time.perf_counter()
         await runtime.start()
