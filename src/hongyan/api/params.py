@@ -108,9 +108,12 @@ def parse_multipart(data: bytes, boundary: bytes, into: dict[str, str]) -> None:
         return
 
 
-def parse_params(query: bytes, content_type: str, body: bytes) -> dict[str, str]:
-    """All parameters of a request: query first, then the body over it."""
-    params: dict[str, str] = {}
+def parse_params(
+    query: bytes, content_type: str, body: bytes, parsed_query: dict[str, str] | None = None
+) -> dict[str, str]:
+    """All parameters of a request: query first, then the body over it. ``parsed_query``: the query's own
+    ``parse_params`` result, when the caller has it already (it is copied, not changed)."""
+    params: dict[str, str] = dict(parsed_query) if parsed_query else {}
     parse_urlencoded(query, params)
     if body:
         # Headers arrive latin-1 decoded; anything else (a caller's own string) must not break parsing.

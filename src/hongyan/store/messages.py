@@ -350,7 +350,9 @@ class MessageWriter:
             raise WriterClosed("message writer is not running")
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((msg, fut))
-        return await asyncio.shield(fut)
+        # Nothing else awaits ``fut``: a cancelled caller cancels it, and _settle skips a done future (the
+        # message is still committed with its batch, as it was when a shield kept the future alive).
+        return await fut
 
     async def _run(self) -> None:
         stopping = False
