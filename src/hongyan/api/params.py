@@ -50,6 +50,9 @@ def parse_urlencoded(data: bytes, into: dict[str, str]) -> None:
         name = name.strip(b"\r\n")
         if not name:
             continue
+        if b"%" not in pair and b"+" not in pair:  # most fields (account, mobile, …): nothing to unescape
+            into[decode_value(name)] = decode_value(value)
+            continue
         key = decode_value(unquote(name.replace(b"+", b" ")))
         into[key] = decode_value(unquote(value.replace(b"+", b" ")))
 
