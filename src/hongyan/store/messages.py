@@ -11,7 +11,8 @@ Two committers run the same transaction: on PostgreSQL through SQLAlchemy/asyncp
 ``SELECT … FOR UPDATE`` so several processes can accept at once); on SQLite through a plain ``sqlite3``
 connection on a dedicated thread, because the batch then costs one thread hop instead of one per
 statement (measured: the aiosqlite path spent ~230 µs per message, the direct path a few µs). Its SQL is
-compiled once from the same SQLAlchemy tables, so there is still one definition of the schema.
+compiled once from the same SQLAlchemy tables, so there is still one definition of the schema; the batch's message
+and ledger rows go in multi-row INSERTs (``MultiRowInsert``), a few statements per batch instead of one per row.
 """
 
 from __future__ import annotations
