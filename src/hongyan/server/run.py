@@ -65,7 +65,9 @@ def create_tuned_app():
 
     tune_process()
     app = create_app()
-    freeze_heap()
+    # No full collection here: the parent has bound the socket already, and a worker still collecting would
+    # leave its siblings every connection for longer.
+    freeze_heap(collect=False)
     return app
 
 

@@ -24,7 +24,9 @@ def tune_process() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def freeze_heap() -> None:
-    """Collect once, then move every object alive now into the permanent generation."""
-    gc.collect()
+def freeze_heap(*, collect: bool = True) -> None:
+    """Move every object alive now into the permanent generation, after one full collection unless ``collect``
+    is False (then start-up is not delayed, and what garbage there is stays frozen: a few KB)."""
+    if collect:
+        gc.collect()
     gc.freeze()
