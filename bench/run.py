@@ -12,6 +12,8 @@ one process (``make run``) and the API plus ``hongyan worker all`` (``_split``);
 
 ``BENCH_ONLY=e2e`` runs only the end-to-end measurements, in the layouts of ``BENCH_E2E_LAYOUTS`` (comma-separated
 ``one``, ``split``, ``pg``; default ``one,split``), prints them as JSON and writes nothing (for quick A/B runs).
+``BENCH_ONLY=submit`` runs only the baseline and the one-process SQLite Submit (for quick A/B runs of the accept
+path); it prints its figures as one JSON line and writes nothing under bench/results/.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ BIN = Path(sys.executable).parent
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
 PG_URL = os.environ.get("PG_TEST_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+ONLY = os.environ.get("BENCH_ONLY", "")
 
 
 def log(msg: str) -> None:
@@ -380,6 +383,8 @@ def main() -> dict:
             "ratio_submit_to_baseline": round(s["rps"] / b["rps"], 3),
         }
     )
+    if ONLY == "submit":
+        return write_submit_only(result)
     with tempfile.TemporaryDirectory(prefix="hongyan-bench-2-") as tmp:
         log("submit on embedded SQLite, 2 API processes")
         s2 = submit_run(f"sqlite+aiosqlite:///{tmp}/bench.db", Path(tmp), workers=2)
@@ -420,6 +425,14 @@ def main() -> dict:
         result.update({k + "_pg": v for k, v in e.items()})
     result["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
     write(result)
+    return result
+
+
+def write_submit_only(result: dict) -> dict:
+    """``BENCH_ONLY=submit``: the figures as one JSON line on stdout."""
+    result["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
+    result["only"] = "submit"
+    print(json.dumps(result))
     return result
 
 

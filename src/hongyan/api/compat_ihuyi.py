@@ -41,6 +41,9 @@ async def _read_body(receive) -> bytes:
     return b"".join(chunks)
 
 
+_MEDIA_TYPES = {t: t.encode() for t in (wire.XML_TYPE, wire.JSON_TYPE)}
+
+
 class Answer:
     __slots__ = ("body", "media_type")
 
@@ -98,10 +101,10 @@ async def handle(scope, receive, send, *, international: bool) -> None:
     fmt = ""
     try:
         platform: Platform = scope["app"].state.platform
-        query = scope.get("query_string", b"")
-        fmt = parse_params(query, "", b"").get("format", "")  # known even when the body is refused
+        query = parse_params(scope.get("query_string", b""), "", b"")
+        fmt = query.get("format", "")  # known even when the body is refused
         body = await _read_body(receive) if scope["method"] == "POST" else b""
-        params = parse_params(query, _header(scope, b"content-type"), body)
+        params = parse_params(b"", _header(scope, b"content-type"), body, query) if body else query
         fmt = params.get("format", fmt)
         client = scope.get("client")
         answer = await _dispatch(platform, params, client[0] if client else "", international)
@@ -110,14 +113,12 @@ async def handle(scope, receive, send, *, international: bool) -> None:
             log.exception("unexpected error in %s", scope.get("path"))
         id_key = "ismsid" if international else "smsid"
         answer = _answer(wire.submit_answer(codes.FAILED, codes.SUBMIT_MSG[codes.FAILED], "0", fmt, id_key))
+    media_type = _MEDIA_TYPES.get(answer.media_type) or answer.media_type.encode()
     await send(
         {
             "type": "http.response.start",
             "status": 200,
-            "headers": [
-                (b"content-type", answer.media_type.encode()),
-                (b"content-length", str(len(answer.body)).encode()),
-            ],
+            "headers": [(b"content-type", media_type), (b"content-length", b"%d" % len(answer.body))],
         }
     )
     await send({"type": "http.response.body", "body": answer.body})

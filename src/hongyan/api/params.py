@@ -50,6 +50,9 @@ def parse_urlencoded(data: bytes, into: dict[str, str]) -> None:
         name = name.strip(b"\r\n")
         if not name:
             continue
+        if b"%" not in pair and b"+" not in pair:  # most fields (account, mobile, …): nothing to unescape
+            into[decode_value(name)] = decode_value(value)
+            continue
         key = decode_value(unquote(name.replace(b"+", b" ")))
         into[key] = decode_value(unquote(value.replace(b"+", b" ")))
 
@@ -108,9 +111,12 @@ def parse_multipart(data: bytes, boundary: bytes, into: dict[str, str]) -> None:
         return
 
 
-def parse_params(query: bytes, content_type: str, body: bytes) -> dict[str, str]:
-    """All parameters of a request: query first, then the body over it."""
-    params: dict[str, str] = {}
+def parse_params(
+    query: bytes, content_type: str, body: bytes, parsed_query: dict[str, str] | None = None
+) -> dict[str, str]:
+    """All parameters of a request: query first, then the body over it. ``parsed_query``: the query's own
+    ``parse_params`` result, when the caller has it already (it is copied, not changed)."""
+    params: dict[str, str] = dict(parsed_query) if parsed_query else {}
     parse_urlencoded(query, params)
     if body:
         # Headers arrive latin-1 decoded; anything else (a caller's own string) must not break parsing.

@@ -30,7 +30,41 @@ def render(root: str, fields: list[tuple[str, int | str]], fmt: str) -> tuple[by
 
 
 def submit_answer(code: int, msg: str, smsid: str, fmt: str, id_key: str = "smsid") -> tuple[bytes, str]:
-    return render("SubmitResult", [("code", code), ("msg", msg), (id_key, smsid or "0")], fmt)
+    """The Submit answer; the bytes around a digits-only smsid come from a cache of rendered answers."""
+    smsid = smsid or "0"
+    if not (smsid.isascii() and smsid.isdigit()):
+        return _render_submit(code, msg, smsid, fmt, id_key)
+    as_json = wants_json(fmt)
+    key = (code, msg, as_json, id_key)
+    parts = _SUBMIT_PARTS.get(key)
+    if parts is None:
+        parts = _submit_parts(code, msg, as_json, id_key)
+        if parts is None:
+            return _render_submit(code, msg, smsid, fmt, id_key)
+        if len(_SUBMIT_PARTS) >= _CACHE_MAX:
+            _SUBMIT_PARTS.clear()
+        _SUBMIT_PARTS[key] = parts
+    head, tail, media_type = parts
+    return head + smsid.encode() + tail, media_type
+
+
+def _render_submit(code: int, msg: str, smsid: str, fmt: str, id_key: str) -> tuple[bytes, str]:
+    return render("SubmitResult", [("code", code), ("msg", msg), (id_key, smsid)], fmt)
+
+
+# A digits-only smsid is written as it is in XML and in JSON (inside quotes), so an answer is the same bytes
+# around it for one (code, msg, format, id key): rendered once with a placeholder and split there.
+_PLACEHOLDER = "\ue000"  # a private-use character: no code text holds it, and neither escape changes it
+_CACHE_MAX = 1024
+_SUBMIT_PARTS: dict[tuple[int, str, bool, str], tuple[bytes, bytes, str]] = {}
+
+
+def _submit_parts(code: int, msg: str, as_json: bool, id_key: str) -> tuple[bytes, bytes, str] | None:
+    body, media_type = _render_submit(code, msg, _PLACEHOLDER, "json" if as_json else "", id_key)
+    pieces = body.split(_PLACEHOLDER.encode())
+    if len(pieces) != 2:
+        return None
+    return pieces[0], pieces[1], media_type
 
 
 def getnum_answer(code: int, msg: str, num: int, fmt: str) -> tuple[bytes, str]:

@@ -13,6 +13,7 @@ VALUE_SEPARATOR = "|"
 DEFAULT_TEMPLATE_ID = 1
 DEFAULT_TEMPLATE_TEXT = "您的验证码是：【变量】。请不要把验证码泄露给其他人。"
 _DEFAULT_PATTERN = re.compile(r"您的验证码是[：:]([0-9]{4,6})。请不要把验证码泄露给其他人。")
+_DEFAULT_VALUE = re.compile(r"[0-9]{4,6}")
 
 
 class TemplateMismatch(ValueError):
@@ -78,7 +79,7 @@ class Template:
                 raise TemplateMismatch("empty value")
             if len(value) > limit:
                 raise VariableTooLong(limit)
-            if self.id == DEFAULT_TEMPLATE_ID and not re.fullmatch(r"[0-9]{4,6}", value):
+            if self.id == DEFAULT_TEMPLATE_ID and not _DEFAULT_VALUE.fullmatch(value):
                 raise TemplateMismatch("the default template takes a 4-6 digit code")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Awaitable
 from functools import lru_cache
 
 from hongyan.domain import codes
@@ -10,7 +11,7 @@ from hongyan.domain.account import AccountView
 from hongyan.domain.codes import Rejected
 from hongyan.domain.passwords import PasswordCheck, check_password
 from hongyan.domain.states import AccountState
-from hongyan.pipeline.context import SubmitContext
+from hongyan.pipeline.context import NOT_CACHED, SubmitContext
 
 _PASSWORD_CODES = {
     PasswordCheck.WRONG: codes.BAD_CREDENTIALS,
@@ -19,12 +20,27 @@ _PASSWORD_CODES = {
 }
 
 
-async def authenticate(ctx: SubmitContext) -> Rejected | None:
+def authenticate(ctx: SubmitContext) -> Rejected | Awaitable[Rejected | None] | None:
+    """Synchronous when the lookup has the account at hand (``peek``), else a coroutine that loads it."""
     r = ctx.req
     if r.preauthenticated is not None:
         ctx.account = r.preauthenticated
         return None
-    account = await ctx.lookup(r.account.strip())
+    api_id = r.account.strip()
+    peek = getattr(ctx.lookup, "peek", None)
+    if peek is not None:
+        account = peek(api_id)
+        if account is not NOT_CACHED:
+            return _check(ctx, account)  # type: ignore[arg-type]
+    return _load_and_check(ctx, api_id)
+
+
+async def _load_and_check(ctx: SubmitContext, api_id: str) -> Rejected | None:
+    return _check(ctx, await ctx.lookup(api_id))
+
+
+def _check(ctx: SubmitContext, account: AccountView | None) -> Rejected | None:
+    r = ctx.req
     if account is None:
         return Rejected.of(codes.BAD_CREDENTIALS)
     verdict = check_password(

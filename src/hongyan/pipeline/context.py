@@ -30,7 +30,14 @@ class SubmitRequest:
     preauthenticated: AccountView | None = None
 
 
+NOT_CACHED = object()
+"""``AccountLookup.peek``'s answer when the account is not at hand without awaiting."""
+
+
 class AccountLookup(Protocol):
+    """``await lookup(api_id)``; a lookup may also offer ``peek(api_id)`` (the account, None, or ``NOT_CACHED``)
+    so that a cached account costs no await."""
+
     async def __call__(self, api_id: str) -> AccountView | None: ...
 
 

@@ -28,6 +28,7 @@ limit wins, so 4085 is reachable at the equal defaults (5 and 5).
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple, Protocol
 
@@ -117,8 +118,9 @@ async def _ceiling_passed(ctx: SubmitContext, attempts: Window, day: str, ceilin
     return Rejected.of(codes.DAILY_CEILING_BLACKLISTED, n=ceiling)
 
 
-async def frequency_limits(ctx: SubmitContext) -> Rejected | None:
-    """408, 4080, 4082, 4085; on success the taken keys are left in ``ctx.taken`` for a later release."""
+def frequency_limits(ctx: SubmitContext) -> Rejected | Awaitable[Rejected | None] | None:
+    """408, 4080, 4082, 4085; on success the taken keys are left in ``ctx.taken`` for a later release.
+    Synchronous when the counters can take without a round trip (``take_now``: the in-process ones)."""
     if ctx.counters is None:
         return None
     account, number, cfg = ctx.account, ctx.number, ctx.config
@@ -136,14 +138,31 @@ async def frequency_limits(ctx: SubmitContext) -> Rejected | None:
     else:
         windows = (second, daily)
     attempts = Window(f"att:{who}:{day}", limits.ceiling, day_ttl)
+    take_now = getattr(ctx.counters, "take_now", None)
+    if take_now is not None:
+        return _verdict(ctx, take_now(windows, counted=attempts), windows, attempts, day, limits)
+    return _take(ctx, windows, attempts, day, limits)
+
+
+async def _take(
+    ctx: SubmitContext, windows: tuple[Window, ...], attempts: Window, day: str, limits: Limits
+) -> Rejected | None:
     full = await ctx.counters.take(windows, counted=attempts)  # one round trip for all four
-    if full is not None:
-        if full == OVER:
-            return await _ceiling_passed(ctx, attempts, day, limits.ceiling)
-        if full == 0:
-            return Rejected.of(codes.PER_SECOND)
-        if windows[full] is daily:
-            return Rejected.of(codes.DAILY_LIMIT, n=limits.daily)
-        return Rejected.of(codes.CODE_LIMIT, n=limits.daily_codes)
-    ctx.taken = [w.key for w in windows]
-    return None
+    verdict = _verdict(ctx, full, windows, attempts, day, limits)
+    return await verdict if isinstance(verdict, Awaitable) else verdict
+
+
+def _verdict(
+    ctx: SubmitContext, full: int | None, windows: tuple[Window, ...], attempts: Window, day: str, limits: Limits
+) -> Rejected | Awaitable[Rejected] | None:
+    """What ``take`` answered, as a check result (the 408 path awaits: it lists the number)."""
+    if full is None:
+        ctx.taken = [w.key for w in windows]
+        return None
+    if full == OVER:
+        return _ceiling_passed(ctx, attempts, day, limits.ceiling)
+    if full == 0:
+        return Rejected.of(codes.PER_SECOND)
+    if windows[full].key.startswith("day:"):
+        return Rejected.of(codes.DAILY_LIMIT, n=limits.daily)
+    return Rejected.of(codes.CODE_LIMIT, n=limits.daily_codes)

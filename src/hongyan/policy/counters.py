@@ -112,6 +112,10 @@ class MemoryCounters:
                     del self._values[key]
 
     async def take(self, windows: Sequence[Window], counted: Window | None = None) -> int | None:
+        return self.take_now(windows, counted)
+
+    def take_now(self, windows: Sequence[Window], counted: Window | None = None) -> int | None:
+        """``take`` without an await: in-process counters need no round trip (the Submit path calls this)."""
         now = self._clock()
         self._sweep(now)
         if counted is not None and self._bump(counted.key, counted.ttl_ms, now) > counted.limit:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from hongyan.domain.account import AccountView
 from hongyan.domain.smsid import SmsIdGenerator
 from hongyan.keys import KeyBox, load_keybox
+from hongyan.pipeline.context import NOT_CACHED
 from hongyan.policy.counters import Counters, counters_for
 from hongyan.policy.state import PolicyState
 from hongyan.settings import Settings
@@ -51,6 +52,14 @@ class AccountCache:
         self._entries[api_id] = (now + self.ttl, view)
         fut.set_result(view)
         return view
+
+    def peek(self, api_id: str) -> AccountView | object | None:
+        """The cached snapshot without awaiting (None: no such account), or ``NOT_CACHED`` when it would take
+        a query (absent, expired, or being loaded): then call the cache."""
+        hit = self._entries.get(api_id)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return NOT_CACHED
 
     def invalidate(self, api_id: str | None = None) -> None:
         if api_id is None:

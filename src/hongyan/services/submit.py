@@ -77,5 +77,6 @@ async def submit(platform: Platform, req: SubmitRequest, checks=SUBMIT_CHECKS) -
     if not stored:
         await platform.counters.release(ctx.taken)
         return SubmitOutcome.rejected(Rejected.of(codes.INSUFFICIENT_BALANCE))
-    log.debug("accepted", extra={"smsid": smsid, "account": ctx.account.api_id, "segments": ctx.segments})
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("accepted", extra={"smsid": smsid, "account": ctx.account.api_id, "segments": ctx.segments})
     return SubmitOutcome(codes.OK, codes.SUBMIT_MSG[codes.OK], smsid, ctx.segments)

@@ -11,7 +11,8 @@ Two committers run the same transaction: on PostgreSQL through SQLAlchemy/asyncp
 ``SELECT … FOR UPDATE`` so several processes can accept at once); on SQLite through a plain ``sqlite3``
 connection on a dedicated thread, because the batch then costs one thread hop instead of one per
 statement (measured: the aiosqlite path spent ~230 µs per message, the direct path a few µs). Its SQL is
-compiled once from the same SQLAlchemy tables, so there is still one definition of the schema.
+compiled once from the same SQLAlchemy tables, so there is still one definition of the schema; the batch's message
+and ledger rows go in multi-row INSERTs (``MultiRowInsert``), a few statements per batch instead of one per row.
 """
 
 from __future__ import annotations
@@ -116,6 +117,33 @@ def ledger_row(m: NewMessage, now: int) -> dict[str, Any]:
     }
 
 
+_ACCEPTED = MessageState.ACCEPTED.value
+_DEDUCTED = LedgerKind.DEDUCT.value
+
+
+def message_values(m: NewMessage, now: int) -> tuple[Any, ...]:
+    """``message_row``'s values in its key order (the SQLite committer's INSERT binds them positionally)."""
+    return (
+        m.smsid,
+        m.account_id,
+        m.mobile,
+        m.carrier,
+        m.content,
+        m.signature,
+        m.template_id,
+        m.segments,
+        m.unit_price_micros,
+        _ACCEPTED,
+        now,
+        now,
+    )
+
+
+def ledger_values(m: NewMessage, now: int) -> tuple[Any, ...]:
+    """``ledger_row``'s values in its key order."""
+    return (m.account_id, _DEDUCTED, -m.segments, m.smsid, None, now)
+
+
 class Committer(Protocol):
     async def commit(self, batch: list[NewMessage]) -> Committed: ...
 
@@ -169,8 +197,12 @@ class SqliteCommitter:
         self._gate = gate
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._con: sqlite3.Connection | None = None
-        self._insert_message = _positional(insert(messages).values({k: bindparam(k) for k in message_row_keys()}))
-        self._insert_ledger = _positional(insert(ledger).values({k: bindparam(k) for k in ledger_row_keys()}))
+        self._insert_message = MultiRowInsert(
+            _positional(insert(messages).values({k: bindparam(k) for k in message_row_keys()}))[0]
+        )
+        self._insert_ledger = MultiRowInsert(
+            _positional(insert(ledger).values({k: bindparam(k) for k in ledger_row_keys()}))[0]
+        )
         self._deduct = _positional(_DEDUCT)
 
     def _connect(self) -> sqlite3.Connection:
@@ -196,10 +228,8 @@ class SqliteCommitter:
             if accepted:
                 sql, order = self._deduct
                 con.executemany(sql, [_tuple({"aid": a, "amount": n, "now": now}, order) for a, n in taken.items()])
-                sql, order = self._insert_message
-                con.executemany(sql, [_tuple(message_row(m, now), order) for m in accepted])
-                sql, order = self._insert_ledger
-                con.executemany(sql, [_tuple(ledger_row(m, now), order) for m in accepted])
+                self._insert_message.run(con, [message_values(m, now) for m in accepted])
+                self._insert_ledger.run(con, [ledger_values(m, now) for m in accepted])
             con.execute("COMMIT")
         except BaseException:
             if con.in_transaction:
@@ -207,14 +237,23 @@ class SqliteCommitter:
             raise
         return Committed(verdicts, balances, taken)
 
+    def _gate_busy(self) -> bool:
+        """Whether a worker holds the write engine's connection (and others may queue behind it)."""
+        assert self._gate is not None
+        checkedout = getattr(self._gate.sync_engine.pool, "checkedout", None)
+        return checkedout is None or checkedout() > 0
+
     async def commit(self, batch: list[NewMessage]) -> Committed:
-        if self._gate is None:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, batch)
-        # Hold the write engine's only connection while committing: the workers' SQLAlchemy writes and this
-        # thread take turns in an asyncio queue instead of polling in SQLite's busy handler (which sleeps up to
-        # 100 ms a try and made submits wait ~0.4 s when the embedded workers were busy).
+        loop = asyncio.get_running_loop()
+        if self._gate is None or not self._gate_busy():
+            # Nobody in this process is writing: BEGIN IMMEDIATE takes the lock at once (or polls it every few
+            # ms, begin_immediate, should a worker start a write meanwhile) without two aiosqlite thread hops
+            # for the pool's checkout and its rollback on return.
+            return await loop.run_in_executor(self._pool, self._run, batch)
+        # A worker holds the write engine's only connection: queue behind it in the pool (asyncio, FIFO) instead
+        # of polling in SQLite's busy handler for the length of its transaction.
         async with self._gate.connect():
-            return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, batch)
+            return await loop.run_in_executor(self._pool, self._run, batch)
 
     async def close(self) -> None:
         def _close() -> None:
@@ -236,6 +275,38 @@ def ledger_row_keys() -> tuple[str, ...]:
 
 def _tuple(row: dict[str, Any], order: tuple[str, ...]) -> tuple[Any, ...]:
     return tuple(row[k] for k in order)
+
+
+class MultiRowInsert:
+    """One ``INSERT … VALUES (…),(…),…`` statement per chunk of rows instead of ``executemany``: one statement
+    step for many rows. Chunks stay under the connection's bound-variable limit; the SQL of each chunk size is
+    built once."""
+
+    def __init__(self, single_row_sql: str) -> None:
+        head, sep, group = single_row_sql.partition(" VALUES ")
+        if not sep or not group.startswith("(") or not group.endswith(")"):
+            raise ValueError(f"not a single-row INSERT: {single_row_sql!r}")
+        self._head = head
+        self._group = group
+        self.columns = group.count("?")
+        self._sql: dict[int, str] = {}
+
+    def sql(self, rows: int) -> str:
+        sql = self._sql.get(rows)
+        if sql is None:
+            sql = self._sql[rows] = f"{self._head} VALUES {','.join([self._group] * rows)}"
+        return sql
+
+    def chunk_rows(self, con: sqlite3.Connection) -> int:
+        """Rows per statement: as many as the variable limit allows, at most 500 (the SQL text stays small)."""
+        return max(1, min(500, con.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // self.columns))
+
+    def run(self, con: sqlite3.Connection, rows: list[tuple[Any, ...]], chunk: int | None = None) -> None:
+        """Insert ``rows`` (tuples in the statement's column order) in as few statements as the limit allows."""
+        step = chunk or self.chunk_rows(con)
+        for start in range(0, len(rows), step):
+            part = rows[start : start + step]
+            con.execute(self.sql(len(part)), [v for row in part for v in row])
 
 
 def committer_for(engine: AsyncEngine, *, is_sqlite: bool) -> Committer:
@@ -280,7 +351,9 @@ class MessageWriter:
             raise WriterClosed("message writer is not running")
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((msg, fut))
-        return await asyncio.shield(fut)
+        # Nothing else awaits ``fut``: a cancelled caller cancels it, and _settle skips a done future (the
+        # message is still committed with its batch, as it was when a shield kept the future alive).
+        return await fut
 
     async def _run(self) -> None:
         stopping = False

@@ -1,0 +1,81 @@
+"""The SQLite group commit: it queues for the write engine's connection only when a worker of this process holds
+it, else takes the file's write lock directly; either way every message of the batch and its ledger row land."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+
+import pytest
+from sqlalchemy import func, select, text
+
+from hongyan.store.messages import NewMessage, SqliteCommitter
+from hongyan.store.tables import ledger, messages
+from tests.conftest import ON_POSTGRES, Creds
+
+pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="the SQLite committer")
+
+
+def _message(account_id: int, i: int) -> NewMessage:
+    return NewMessage(f"{i:020d}", account_id, "13800138000", "mobile", "【鸿雁科技】hi", "鸿雁科技", None, 1)
+
+
+class CountingGate:
+    """The write engine, counting the committer's checkouts of its connection."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.sync_engine = engine.sync_engine
+        self.checkouts = 0
+
+    @asynccontextmanager
+    async def connect(self):
+        self.checkouts += 1
+        async with self.engine.connect() as conn:
+            yield conn
+
+
+async def _account_id(platform, creds: Creds) -> int:
+    async with platform.engines.read.connect() as conn:
+        return (await conn.execute(text("SELECT id FROM accounts WHERE api_id = :a"), {"a": creds.account})).scalar()
+
+
+async def _counts(platform) -> tuple[int, int]:
+    async with platform.engines.read.connect() as conn:
+        n = (await conn.execute(select(func.count()).select_from(messages))).scalar()
+        d = (await conn.execute(select(func.count()).select_from(ledger).where(ledger.c.kind == "deduct"))).scalar()
+    return n, d
+
+
+async def test_no_checkout_when_no_worker_writes(platform, live: Creds) -> None:
+    gate = CountingGate(platform.engines.write)
+    committer = SqliteCommitter(platform.engines.write.url.database, gate=gate)  # type: ignore[arg-type]
+    aid = await _account_id(platform, live)
+    try:
+        done = await committer.commit([_message(aid, i) for i in range(700)])
+    finally:
+        await committer.close()
+    assert done.verdicts == [True] * 700 and done.taken == {aid: 700}
+    assert gate.checkouts == 0
+    assert await _counts(platform) == (700, 700)
+
+
+async def test_queues_behind_a_worker_holding_the_write_connection(platform, live: Creds) -> None:
+    gate = CountingGate(platform.engines.write)
+    committer = SqliteCommitter(platform.engines.write.url.database, gate=gate)  # type: ignore[arg-type]
+    aid = await _account_id(platform, live)
+    try:
+        async with platform.engines.write.begin() as conn:  # a worker's write transaction holds the lock
+            await conn.execute(text("UPDATE accounts SET updated_at = updated_at WHERE id = :a"), {"a": aid})
+            task = asyncio.create_task(committer.commit([_message(aid, 1), _message(aid, 2)]))
+            deadline = asyncio.get_running_loop().time() + 5
+            while gate.checkouts == 0 and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.001)
+            assert gate.checkouts == 1  # it asks the pool for the connection (and waits there) ...
+            assert not task.done()  # ... until the worker's transaction ends
+        done = await task
+    finally:
+        await committer.close()
+    assert done.verdicts == [True, True]
+    assert gate.checkouts == 1
+    assert await _counts(platform) == (2, 2)
