@@ -31,7 +31,7 @@ from urllib.parse import parse_qs
 PUSH_N = int(os.environ.get("BENCH_PUSH_N", "5000"))
 DLR_N = int(os.environ.get("BENCH_DLR_N", "1000"))
 DLR_RATE = float(os.environ.get("BENCH_DLR_RATE", "250"))
-PER_HOST = int(os.environ.get("BENCH_PER_HOST", "8"))  # the default HONGYAN_PUSH_PER_HOST
+PER_HOST = int(os.environ.get("BENCH_PER_HOST", "32"))  # the default HONGYAN_PUSH_PER_HOST
 
 
 # --- the receiver (a separate process: a minimal keep-alive HTTP/1.1 server) -----------------------------
@@ -93,7 +93,7 @@ async def _arrivals(port: int) -> dict[str, int]:
 def _policy():
     from hongyan.workers.pusher import PushPolicy
 
-    return PushPolicy(per_host=PER_HOST, host_backlog=max(64, PER_HOST * 8))
+    return PushPolicy(per_host=PER_HOST, host_backlog=max(PushPolicy.host_backlog, PER_HOST * 16))
 
 
 async def _delivered(platform) -> int:
