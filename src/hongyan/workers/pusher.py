@@ -329,7 +329,7 @@ class Pusher:
     async def _send(self, push: outbox.Push, secrets: list[str]) -> tuple[int, bytes]:
         """POST one push (never following a redirect); the status and at most MAX_ANSWER bytes of the answer."""
         if push.webhook_id is None:
-            data, headers = urlencode(push.fields).encode(), FORM  # what aiohttp's FormData makes, without it
+            data, headers = urlencode(push.fields).encode(), FORM  # the bytes aiohttp's FormData makes, without it
         else:
             body = push.body or ""
             data, headers = body.encode(), wh.headers(secrets, push.webhook_id, int(time.time()), body)
