@@ -2,13 +2,15 @@
 
 Form POST (UTF-8) as the ihuyi pushes are; accepted only on a 2xx whose body is ``success``. Signed JSON
 webhooks (Standard Webhooks, ``domain.webhooks``) are signed at each attempt with the account's current
-secrets and accepted on any 2xx. Connections are pooled per host by aiohttp, and each host has its own
-concurrency limit and a bounded backlog (rows past it go back to the outbox untried), so one slow customer
-cannot stall the others. Leases on rows still in flight are renewed; a killed worker's rows return after
-``lease_ms``, so a push is delivered at least once: the receiver may see again the few that were sent but not
-yet recorded when the worker died (the in-flight window). Redirects are never followed. Retries back off
-exponentially with jitter (default 1 min, 2 min, 4 min … for 24 h), then the row is dead-lettered;
-``hongyan push replay`` brings it back.
+secrets and accepted on any 2xx. Leased rows are queued per destination host; each host has its own worker
+tasks (at most ``per_host``, the size of its aiohttp connection pool) and a bounded backlog (rows past it go
+back to the outbox untried), so one slow customer cannot stall the others. A loop runs one database
+transaction per cycle (``outbox.cycle``): the outcomes of the pushes finished since the last cycle and the next
+lease, with the renewal of the leases still held. Stopping finishes the pushes being sent and hands the rows
+not yet sent back, due at once. A killed worker's rows return after ``lease_ms``, so a push is delivered at
+least once: the receiver may see again the few that were sent but not yet recorded when the worker died (the
+in-flight window). Redirects are never followed. Retries back off exponentially with jitter (default 1 min,
+2 min, 4 min … for 24 h), then the row is dead-lettered; ``hongyan push replay`` brings it back.
 """
 
 from __future__ import annotations
