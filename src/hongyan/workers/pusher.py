@@ -25,7 +25,6 @@ import socket
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
@@ -356,7 +355,7 @@ class Pusher:
             ok = 200 <= status < 300 if push.webhook_id else accepted(status, answer)
             if ok:
                 self._finished(push)
-                _count(push.kind, "delivered")
+                PUSHES.labels(push.kind, "delivered").inc()
                 return
             error = f"HTTP {status}: {answer[:100]!r}"
         except UnsafeTarget as exc:
@@ -364,7 +363,7 @@ class Pusher:
             return
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        _count(push.kind, "failed")
+        PUSHES.labels(push.kind, "failed").inc()
         self._finished(push, self.policy.next_at(push.attempts, push.created_at, now_ms()), error)
 
     def _finished(self, push: outbox.Push, next_at: int | None = 0, error: str | None = None) -> None:
@@ -375,13 +374,3 @@ class Pusher:
         else:
             self._failed.append((push.id, next_at, error))
         self._progress.set()
-
-
-_COUNTERS: dict[tuple[str, str], Any] = {}
-
-
-def _count(kind: str, outcome: str) -> None:
-    counter = _COUNTERS.get((kind, outcome))
-    if counter is None:
-        counter = _COUNTERS[(kind, outcome)] = PUSHES.labels(kind, outcome)
-    counter.inc()
