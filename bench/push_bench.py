@@ -1,7 +1,8 @@
 """Push throughput and DLR-arrival → push latency, against a local HTTP receiver in its own process.
 
 1. ``push_per_s``: BENCH_PUSH_N receipt pushes (default 5,000) are written to the outbox at once; a pusher with
-   the default policy (8 concurrent pushes per host — one receiver is one host) delivers them; the figure is
+   the default policy (32 concurrent pushes per host — one receiver is one host — and a backlog of 512 leased
+   rows per host; BENCH_PER_HOST changes the first) delivers them; the figure is
    pushes recorded as delivered per second (the pusher's own count, taken after each commit), from the pusher's
    start to the last one; ``push_cpu_us`` is the CPU time of the pusher's process (all its threads: the
    pusher, the SQLite thread) per push over the same span, a figure that depends less on the machine's load.
