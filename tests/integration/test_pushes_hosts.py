@@ -5,6 +5,7 @@ cycle records outcomes and leases in one transaction."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 
 import pytest
@@ -149,3 +150,30 @@ async def test_one_cycle_records_hands_back_and_leases(platform, live) -> None:
     assert rows["d"]["lease_expires_at"] == before and rows["d"]["lease_owner"] == "w2"
     await cycle("w2", outbox_store.Outcomes(renewed=[ids["d"]]), 0, 600_000)
     assert (await _rows(platform))["d"]["lease_expires_at"] > before + 500_000
+
+
+async def test_unsafe_targets_are_dead_letters_at_once(platform, live, receiver) -> None:
+    """The SSRF guard at push time: a private address while those are refused, or a scheme that is not http(s),
+    is dead-lettered on its first attempt and never sent; the check is per scheme and host."""
+    ftp = receiver.url.replace("http://", "ftp://")
+    await _enqueue(platform, live, receiver.url, ["private"])
+    guarded = _pusher(platform, dataclasses.replace(FAST, allow_private=False), poll_s=0.01)
+    await guarded.start()
+    try:
+        await _wait(lambda: guarded.stats.dead == 1)
+    finally:
+        await guarded.stop()
+    await _enqueue(platform, live, ftp, ["ftp"])
+    await _enqueue(platform, live, receiver.url, ["http"])
+    pusher = _pusher(platform, FAST, poll_s=0.01)
+    await pusher.start()
+    try:
+        await _wait(lambda: pusher.stats.dead == 1 and pusher.stats.delivered == 1)
+    finally:
+        await pusher.stop()
+    rows = await _rows(platform)
+    assert rows["private"]["state"] == "dead" and rows["private"]["attempts"] == 1
+    assert "private address" in rows["private"]["last_error"]
+    assert rows["ftp"]["state"] == "dead" and rows["ftp"]["attempts"] == 1 and "http(s)" in rows["ftp"]["last_error"]
+    assert rows["http"]["state"] == "delivered"
+    assert list(receiver.got) == ["http"]

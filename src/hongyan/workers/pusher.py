@@ -264,7 +264,7 @@ class Pusher:
                 push, secrets = host.queue.popleft()
                 host.sending += 1
                 try:
-                    await self._deliver(push, secrets, key)
+                    await self._deliver(push, secrets)
                 except Exception as exc:  # a bug, not the receiver: retried later like a failed attempt
                     log.exception("push %s failed", push.id)
                     self._finished(push, self.policy.next_at(push.attempts, push.created_at, now_ms()), repr(exc))
@@ -296,9 +296,10 @@ class Pusher:
             plain = self._plain[secret_enc] = self._keybox.decrypt(secret_enc)
         return plain
 
-    def _check(self, url: str, key: str) -> None:
+    def _check(self, url: str) -> None:
         """``check_target``, its answer kept TARGET_CHECK_S per scheme and host (it may resolve the name)."""
-        target = url[: url.find(key) + len(key)]
+        parts = urlsplit(url)
+        target = f"{parts.scheme}://{parts.netloc}"
         now = time.monotonic()
         seen = self._targets.get(target)
         if seen is None or now - seen[0] > TARGET_CHECK_S:
@@ -345,10 +346,10 @@ class Pusher:
                     break
             return resp.status, bytes(answer[:MAX_ANSWER])
 
-    async def _deliver(self, push: outbox.Push, secrets: list[str], key: str) -> None:
+    async def _deliver(self, push: outbox.Push, secrets: list[str]) -> None:
         self.stats.attempts_by_ref[push.ref] += 1
         try:
-            self._check(push.url, key)
+            self._check(push.url)
             if push.webhook_id is not None and not secrets:
                 raise UnsafeTarget("the account has no webhook secret any more (webhook removed)")
             status, answer = await self._send(push, secrets)
