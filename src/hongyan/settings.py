@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     )
     push_retry_base_s: float = Field(default=60.0, description="First push retry after this; doubles each time")
     push_retry_window_s: float = Field(default=86_400.0, description="Pushes are retried this long, then dead")
-    push_per_host: int = Field(default=8, description="Concurrent pushes to one customer host")
+    push_per_host: int = Field(default=32, description="Concurrent pushes (connections) to one customer host")
     push_allow_private: bool = Field(default=True, description="Allow push URLs on private/loopback addresses")
     push_lease_s: float = Field(
         default=60.0, description="A push worker's lease on a push (renewed while in flight); a killed worker's return"

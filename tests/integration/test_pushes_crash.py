@@ -67,7 +67,7 @@ async def _until(predicate, what: str, proc: subprocess.Popen | None = None, tim
         await asyncio.sleep(0.01)
 
 
-LEASE_BATCH = 200  # Pusher(batch=...) default
+LEASE_BATCH = 500  # Pusher(batch=...) default
 
 
 async def test_sigkill_during_a_burst_loses_no_receipt(platform, live, receiver, settings, tmp_path) -> None:

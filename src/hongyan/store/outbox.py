@@ -117,17 +117,101 @@ def _on_host(netloc: str):
     )
 
 
-async def lease(
+@dataclass(frozen=True, slots=True)
+class Outcomes:
+    """What a pusher did since its last cycle, and what it still holds."""
+
+    delivered: Sequence[int] = ()
+    failed: Sequence[tuple[int, int | None, str]] = ()  # (id, next attempt at, error); next None = dead letter
+    released: Sequence[int] = ()  # leased rows handed back untried (a full host backlog, or the pusher stopping)
+    release_delay_ms: int = 0  # released rows are due again this much later
+    renewed: Sequence[int] = ()  # rows still held (queued or in flight): their leases are extended
+
+
+@dataclass(frozen=True, slots=True)
+class Leased:
+    pushes: list[Push]
+    hooks: dict[int, webhooks.Webhook]  # the webhook settings of the accounts of the webhook pushes leased
+
+
+async def cycle(
     engine: AsyncEngine,
+    outcomes: Outcomes,
     *,
     owner: str,
     limit: int,
     lease_ms: int,
     skip_locked: bool,
     skip_hosts: Sequence[str] = (),
-) -> list[Push]:
-    """Lease due rows (oldest first), counting the attempt; ``skip_hosts`` (busy hosts) are left for later."""
+) -> Leased:
+    """One pusher cycle in one transaction: record ``outcomes`` (only on rows ``owner`` still holds), then lease
+    up to ``limit`` due rows, oldest first, counting the attempt; ``skip_hosts`` (full backlogs) are left for
+    later. One write transaction per cycle instead of one per outcome batch and one per lease: on SQLite every
+    transaction waits its turn on the one writer."""
     now = now_ms()
+    async with engine.begin() as conn:
+        await _record(conn, owner, outcomes, now, lease_ms)
+        if limit <= 0:
+            return Leased([], {})
+        pushes = await _lease(conn, owner, limit, now, lease_ms, skip_locked, skip_hosts)
+        hook_accounts = {p.account_id for p in pushes if p.webhook_id}
+        hooks = await webhooks.for_accounts(conn, hook_accounts) if hook_accounts else {}
+    return Leased(pushes, hooks)
+
+
+async def _record(conn: AsyncConnection, owner: str, o: Outcomes, now: int, lease_ms: int) -> None:
+    """Mark delivered, schedule the next attempt or dead-letter; hand back and renew leases."""
+    held = outbox.c.lease_owner == owner
+    if o.delivered:
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(list(o.delivered)), held)
+            .values(state=DELIVERED, delivered_at=now, lease_owner=None, lease_expires_at=None, last_error=None)
+        )
+    if o.failed:
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.id == bindparam("b_id"), held)
+            .values(
+                state=bindparam("b_state"),
+                next_attempt_at=bindparam("b_next"),
+                last_error=bindparam("b_err"),
+                lease_owner=None,
+                lease_expires_at=None,
+            ),
+            [
+                {"b_id": i, "b_state": PENDING if nxt is not None else DEAD, "b_next": nxt or now, "b_err": err[:500]}
+                for i, nxt, err in o.failed
+            ],
+        )
+    if o.released:  # untried: the attempt counted by the lease is taken back
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(list(o.released)), held, outbox.c.state == PENDING)
+            .values(
+                attempts=outbox.c.attempts - 1,
+                next_attempt_at=now + o.release_delay_ms,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        )
+    if o.renewed:
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(list(o.renewed)), held, outbox.c.state == PENDING)
+            .values(lease_expires_at=now + lease_ms)
+        )
+
+
+async def _lease(
+    conn: AsyncConnection,
+    owner: str,
+    limit: int,
+    now: int,
+    lease_ms: int,
+    skip_locked: bool,
+    skip_hosts: Sequence[str],
+) -> list[Push]:
     due = and_(
         outbox.c.state == PENDING,
         outbox.c.next_attempt_at <= now,
@@ -153,76 +237,13 @@ async def lease(
             outbox.c.webhook_id,
         )
     )
-    async with engine.begin() as conn:
-        rows = list(await conn.execute(stmt))
+    rows = sorted(await conn.execute(stmt), key=lambda r: r.id)
     return [
         Push(r.id, r.account_id, r.kind, r.ref, r.url, {}, r.attempts, r.created_at, r.webhook_id, r.payload)
         if r.webhook_id
         else Push(r.id, r.account_id, r.kind, r.ref, r.url, json.loads(r.payload), r.attempts, r.created_at)
-        for r in sorted(rows, key=lambda r: r.id)
+        for r in rows
     ]
-
-
-async def renew(engine: AsyncEngine, owner: str, ids: Sequence[int], lease_ms: int) -> None:
-    """Extend this worker's leases on rows still in flight (queued behind a slow host's limit)."""
-    if ids:
-        async with engine.begin() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(list(ids)), outbox.c.lease_owner == owner, outbox.c.state == PENDING)
-                .values(lease_expires_at=now_ms() + lease_ms)
-            )
-
-
-async def release(engine: AsyncEngine, owner: str, ids: Sequence[int], delay_ms: int) -> None:
-    """Hand leased rows back untried (a host's backlog is full): not counted as an attempt."""
-    if ids:
-        async with engine.begin() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(list(ids)), outbox.c.lease_owner == owner)
-                .values(
-                    attempts=outbox.c.attempts - 1,
-                    next_attempt_at=now_ms() + delay_ms,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                )
-            )
-
-
-async def record(
-    engine: AsyncEngine, owner: str, delivered: Sequence[int], failed: Sequence[tuple[int, int | None, str]]
-) -> None:
-    """Mark delivered, or schedule the next attempt (``next_at``), or dead-letter (``next_at`` None)."""
-    now = now_ms()
-    async with engine.begin() as conn:
-        if delivered:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(list(delivered)), outbox.c.lease_owner == owner)
-                .values(state=DELIVERED, delivered_at=now, lease_owner=None, lease_expires_at=None, last_error=None)
-            )
-        if failed:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == bindparam("b_id"), outbox.c.lease_owner == owner)
-                .values(
-                    state=bindparam("b_state"),
-                    next_attempt_at=bindparam("b_next"),
-                    last_error=bindparam("b_err"),
-                    lease_owner=None,
-                    lease_expires_at=None,
-                ),
-                [
-                    {
-                        "b_id": i,
-                        "b_state": PENDING if nxt is not None else DEAD,
-                        "b_next": nxt or now,
-                        "b_err": err[:500],
-                    }
-                    for i, nxt, err in failed
-                ],
-            )
 
 
 async def list_rows(
