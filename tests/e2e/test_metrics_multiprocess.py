@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from pathlib import Path
 
 import httpx
@@ -17,7 +16,8 @@ from tests.conftest import SIGNATURE
 from tests.e2e.cluster import Cluster, base_env
 from tests.support import free_port
 
-N = 200
+ROUND = 50  # submits per round; rounds go on until both workers have accepted some
+MAX_ROUNDS = 40
 
 
 def _sample(text: str, name: str, labels: str = "") -> float | None:
@@ -42,7 +42,7 @@ async def test_two_api_workers_metrics_are_summed(tmp_path, database_url, settin
     stale.write_bytes(b"garbage")
     platform = await Platform.open(settings)
     try:
-        creds = await account_service.create_account(platform, "metrics-co", balance=N, live=True)
+        creds = await account_service.create_account(platform, "metrics-co", balance=ROUND * MAX_ROUNDS, live=True)
         await account_service.add_signature(platform, creds.account, SIGNATURE, approve=True)
     finally:
         await platform.close()
@@ -66,6 +66,11 @@ async def test_two_api_workers_metrics_are_summed(tmp_path, database_url, settin
             )
             return r.json()["code"]
 
+        # The two workers share one listening socket and the kernel hands each connection to whichever
+        # process is waiting in accept(): on a busy machine one may take a long run of them. Send in rounds
+        # until both have accepted some (each round's connections are new ones), within a bound.
+        sent = 0
+        per_process: dict[str, float] = {}
         async with httpx.AsyncClient(timeout=30) as client:
             sem = asyncio.Semaphore(16)
 
@@ -73,23 +78,25 @@ async def test_two_api_workers_metrics_are_summed(tmp_path, database_url, settin
                 async with sem:
                     return await one(client, i)
 
-            codes = await asyncio.gather(*(limited(i) for i in range(N)))
-        assert codes == [2] * N
-        per_process = {f.name: _submits_in(f) for f in metrics_dir.glob("counter_*.db")}
+            for _ in range(MAX_ROUNDS):
+                codes = await asyncio.gather(*(limited(sent + i) for i in range(ROUND)))
+                assert codes == [2] * ROUND
+                sent += ROUND
+                per_process = {f.name: _submits_in(f) for f in metrics_dir.glob("counter_*.db")}
+                if len([n for n in per_process.values() if n > 0]) == 2:
+                    break
         assert len([n for n in per_process.values() if n > 0]) == 2, per_process  # both workers accepted some
-        assert sum(per_process.values()) == N
+        assert sum(per_process.values()) == sent
         # any worker's /metrics shows the sum over both, and the queue read from the database
         seen: set[float | None] = set()
-        deadline = time.monotonic() + 10
         for _ in range(6):
             text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
             seen.add(_sample(text, "hongyan_submits_total", '{code="2"}'))
-            assert _sample(text, "hongyan_messages_open", '{state="accepted"}') == N
+            assert _sample(text, "hongyan_messages_open", '{state="accepted"}') == sent
             assert _sample(text, "hongyan_pushes_pending") == 0
             assert _sample(text, "hongyan_commit_batch_size_count") > 0  # an unlabelled metric, from both files
             assert _sample(text, "hongyan_channels_available") == 0  # a live gauge: no worker process here
-            assert time.monotonic() < deadline
-        assert seen == {float(N)}
+        assert seen == {float(sent)}
     finally:
         cluster.stop()
     assert cluster.procs["api"].returncode == 0
