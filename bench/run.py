@@ -465,7 +465,7 @@ def write(result: dict) -> None:
             (f"rss_mb_e2e{suffix}", f"peak RSS, end to end (MB) ({layout})", ""),
         ]
     rows += [
-        ("push_per_s", "receipt pushes/s to a local receiver (one pusher, 8 per host)", ""),
+        ("push_per_s", "receipt pushes/s to a local receiver (one pusher, 32 per host)", ""),
         ("dlr_to_push_p50_ms", "DLR arrival → push received p50 (ms), 250 DLR/s", ""),
         ("dlr_to_push_p99_ms", "DLR arrival → push received p99 (ms), 250 DLR/s", ""),
         ("submit_rps_pg", "Submit/s, PostgreSQL", ""),
