@@ -98,14 +98,6 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}/receipt"
 
 
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    r.start()
-    yield r
-    r.stop()
-
-
 async def _wait(predicate, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():

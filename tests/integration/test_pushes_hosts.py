@@ -8,7 +8,6 @@ import asyncio
 import dataclasses
 import threading
 
-import pytest
 from sqlalchemy import select
 
 from hongyan.store import outbox as outbox_store
@@ -16,16 +15,8 @@ from hongyan.store.accounts import get_account
 from hongyan.store.clock import now_ms
 from hongyan.store.tables import outbox
 from hongyan.workers.pusher import Pusher, PushPolicy
-from tests.integration.test_pushes import FAST, Receiver, _wait
+from tests.integration.test_pushes import FAST, _wait
 from tests.support import free_port
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    r.start()
-    yield r
-    r.stop()
 
 
 async def _enqueue(platform, live, url: str, refs: list[str]) -> int:

@@ -21,17 +21,9 @@ from hongyan.store.tables import outbox, webhooks
 from hongyan.workers.pusher import Pusher
 from hongyan.workers.routing import Route
 from tests.integration.test_dispatcher import FakeCarrier, _run, _send_many, _stop, _wait_states
-from tests.integration.test_pushes import FAST, Receiver, _wait
+from tests.integration.test_pushes import FAST, _wait
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    r.start()
-    yield r
-    r.stop()
 
 
 @pytest.fixture(scope="module")
