@@ -16,7 +16,6 @@ from hongyan.services import billing, certification, pushes, review
 from hongyan.services.debug_tool import build_fields, parse_answer
 from hongyan.store import accounts as account_store
 from tests.integration.console_helpers import Visitor
-from tests.integration.test_pushes import receiver  # noqa: F401 - a real HTTP receiver fixture
 
 DEFAULT = "您的验证码是：1234。请不要把验证码泄露给其他人。"
 
@@ -104,7 +103,7 @@ async def test_signatures_and_templates_apply_and_show_the_review(platform) -> N
         assert _steps((await v.get("/console/")).text)["content"] is True
 
 
-async def test_credentials_reveal_rotate_ips_and_push_urls(platform, client, receiver) -> None:  # noqa: F811
+async def test_credentials_reveal_rotate_ips_and_push_urls(platform, client, receiver) -> None:
     async with Visitor(platform) as v:
         await v.register("foxtrot")
         account = await _account(platform, "foxtrot")
