@@ -350,7 +350,7 @@ def e2e_only() -> dict:
 
 
 def main() -> dict:
-    if os.environ.get("BENCH_ONLY") == "e2e":
+    if ONLY == "e2e":
         return e2e_only()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if shutil.which("wrk") is None:
