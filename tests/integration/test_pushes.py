@@ -129,6 +129,25 @@ async def test_exactly_one_push_per_receipt(platform, live, receiver) -> None:
     assert time.strptime(one["report_time"], "%Y-%m-%d %H:%M:%S")
 
 
+async def test_receipt_commits_wake_the_pusher_of_their_process(platform, live, receiver) -> None:
+    """A pusher polling once a minute still pushes at once: the receipt intake and the dispatcher of its process
+    (receipts that came before their submit was recorded) wake it after each commit that finished messages, as
+    ``workers.process.Workers`` wires them."""
+    await svc.set_fields(platform, live.account, receipt_url=receiver.url)
+    routes = [Route(FakeCarrier("p"), frozenset({"mobile"}))]
+    d, intake = await _run(platform, routes)
+    pusher = Pusher(platform.engines.write, skip_locked=not platform.engines.is_sqlite, policy=FAST, poll_s=60)
+    await pusher.start()
+    intake.on_finished.append(pusher.wake)
+    d.on_finished.append(pusher.wake)
+    await asyncio.sleep(0.1)  # the pusher's first cycle found nothing: it now sleeps for its poll
+    smsids = await _send_many(platform, live, 20)
+    await _wait(lambda: len(receiver.got) == 20)  # 15 s at most, a quarter of the poll
+    await pusher.stop()
+    await _stop(d, intake, routes)
+    assert sorted(receiver.got) == sorted(smsids)
+
+
 async def test_failures_push_code_0_with_raw_status(platform, live, receiver) -> None:
     d, intake, routes, pusher, _smsids = await _pipeline(platform, live, receiver.url, 3, stat="R:00702")
     await _wait(lambda: len(receiver.got) == 3)

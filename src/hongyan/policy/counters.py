@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hongyan.store.db import ensure_wal
 from hongyan.store.tables import counters as _table
 
 Clock = Callable[[], float]
@@ -170,7 +171,7 @@ class SqliteCounters:
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             db = sqlite3.connect(self._path, isolation_level=None, timeout=10, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
+            ensure_wal(db)
             db.execute("PRAGMA synchronous=NORMAL")
             self._db = db
         return self._db

@@ -34,6 +34,28 @@ def is_busy(exc: BaseException | None) -> bool:
     return "database is locked" in text or "database table is locked" in text or "database is busy" in text
 
 
+def ensure_wal(con, timeout_s: float = 10.0) -> None:
+    """Put a sqlite3 (DB-API) connection's database in WAL mode. Asked first (in WAL mode the switch is skipped), and
+    retried while busy: ``PRAGMA journal_mode=WAL`` can answer "database is locked" at once, without waiting in
+    the busy handler, while another process opens the same file (seen once in the suite: two counters on a file)."""
+    cur = con.cursor()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                cur.execute("PRAGMA journal_mode")
+                if str(cur.fetchone()[0]).lower() != "wal":
+                    cur.execute("PRAGMA journal_mode=WAL")
+                    cur.fetchall()
+                return
+            except Exception as exc:  # sqlite3's OperationalError, or the same wrapped by SQLAlchemy's adapter
+                if not is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005)
+    finally:
+        cur.close()
+
+
 def begin_immediate(con, timeout_s: float) -> None:
     """``BEGIN IMMEDIATE`` on a plain sqlite3 connection whose busy timeout is WRITER_BUSY_STEP_MS, retried
     until ``timeout_s``: the lock is polled every few ms instead of in SQLite's growing sleeps."""
@@ -79,7 +101,7 @@ def _sqlite_sync_pragmas(engine: Engine, *, immediate: bool, busy_timeout_ms: in
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cur.execute("PRAGMA journal_mode=WAL")
+        ensure_wal(dbapi_conn)
         # FULL: a commit is on disk (WAL fsync) before the client hears "accepted"; group commit pays for it.
         cur.execute("PRAGMA synchronous=FULL")
         # Writers wait for the lock in BEGIN (below) in short steps; SQLite's own busy handler sleeps up to

@@ -24,6 +24,7 @@ from hongyan.domain.receipt_match import mobile_key
 from hongyan.domain.states import MessageState as S
 from hongyan.domain.transitions import check
 from hongyan.store.clock import now_ms
+from hongyan.store.prepared import Prepared, run
 from hongyan.store.receipts import ReceiptIn, apply_in
 from hongyan.store.tables import carrier_ids, messages, pending_receipts
 from hongyan.store.transitions import Finished, push_receipts, record_events, refund
@@ -70,12 +71,10 @@ _DUE_COLUMNS = (
 )
 
 
-async def lease_due(
-    engine: Writer, *, owner: str, limit: int, lease_ms: int, skip_locked: bool, now: int | None = None
-) -> list[DueMessage]:
-    """Take up to ``limit`` due messages: accepted ones, and queued ones whose lease expired (a dead
-    worker's). One statement marks them queued under this owner's lease; first leases get an event row."""
-    now = now or now_ms()
+def _lease(skip_locked: bool) -> Prepared:
+    """Up to ``b_limit`` due messages (accepted ones, and queued ones whose lease expired: a dead worker's) marked
+    queued under ``b_owner``'s lease until ``b_expires``, returning ``_DUE_COLUMNS``."""
+    now = bindparam("b_now")
     due = or_(
         messages.c.state == S.ACCEPTED.value,
         and_(
@@ -83,24 +82,42 @@ async def lease_due(
             or_(messages.c.lease_expires_at.is_(None), messages.c.lease_expires_at < now),
         ),
     )
-    pick = select(messages.c.id).where(due, messages.c.next_attempt_at <= now).order_by(messages.c.id).limit(limit)
+    pick = (
+        select(messages.c.id)
+        .where(due, messages.c.next_attempt_at <= now)
+        .order_by(messages.c.id)
+        .limit(bindparam("b_limit"))
+    )
     if skip_locked:
         pick = pick.with_for_update(skip_locked=True)
-    stmt = (
+    return Prepared(
         update(messages)
         .where(messages.c.id.in_(pick.scalar_subquery()))
         .values(
             state=S.QUEUED.value,
-            lease_owner=owner,
-            lease_expires_at=now + lease_ms,
+            lease_owner=bindparam("b_owner"),
+            lease_expires_at=bindparam("b_expires"),
             attempts=messages.c.attempts + 1,
             updated_at=now,
         )
         .returning(*_DUE_COLUMNS)
     )
 
+
+_LEASE, _LEASE_SKIP_LOCKED = _lease(False), _lease(True)
+
+
+async def lease_due(
+    engine: Writer, *, owner: str, limit: int, lease_ms: int, skip_locked: bool, now: int | None = None
+) -> list[DueMessage]:
+    """Take up to ``limit`` due messages: accepted ones, and queued ones whose lease expired (a dead
+    worker's). One statement marks them queued under this owner's lease; first leases get an event row."""
+    now = now or now_ms()
+    stmt = _LEASE_SKIP_LOCKED if skip_locked else _LEASE
+    params = {"b_now": now, "b_limit": limit, "b_owner": owner, "b_expires": now + lease_ms}
+
     async def work(conn) -> list[DueMessage]:
-        rows = [DueMessage(*r) for r in await conn.execute(stmt)]
+        rows = [DueMessage(*r) for r in await run(conn, stmt, params)]
         first = [r for r in rows if r.attempts == 1]
         if first:
             await record_events(conn, [(r.smsid, S.ACCEPTED, S.QUEUED, None) for r in first], now)
@@ -129,7 +146,7 @@ async def record_submitted_in(
 ) -> tuple[list[str], list[Finished]]:
     """:func:`record_submitted` in the caller's transaction: (smsids recorded, messages early receipts finished)."""
     done = [Submitted(d.smsid, d.channel, tuple(canonical_id(c) for c in d.carrier_ids)) for d in done]
-    held = {r.smsid for r in await conn.execute(select(messages.c.smsid).where(*_held(owner, [d.smsid for d in done])))}
+    held = {r.smsid for r in await run(conn, _HELD, {"b_smsids": [d.smsid for d in done], "b_owner": owner})}
     rows = [d for d in done if d.smsid in held]
     if not rows:
         return [], []
@@ -152,34 +169,24 @@ async def pending_for(conn, ids: Mapping[str, Sequence[str]]) -> list:
     for channel, keys in ids.items():
         keys = sorted(set(keys))
         for i in range(0, len(keys), 500):
-            rows += await conn.execute(
-                select(pending_receipts).where(
-                    pending_receipts.c.channel == channel, pending_receipts.c.carrier_msg_id.in_(keys[i : i + 500])
-                )
-            )
+            rows += await run(conn, _PENDING_FOR, {"b_channel": channel, "b_ids": keys[i : i + 500]})
     return rows
 
 
 async def _write_submitted(conn, rows: list[tuple[str, str, tuple[str, ...], int, str]], now: int) -> None:
     """queued → submitted for (smsid, channel, carrier ids, submitted_at, event detail) rows this owner holds:
     the state, the carrier id → smsid map (one row per part) and the event."""
-    await conn.execute(
-        update(messages)
-        .where(messages.c.smsid == bindparam("b_smsid"), messages.c.state == S.QUEUED.value)
-        .values(
-            state=S.SUBMITTED.value,
-            channel=bindparam("b_channel"),
-            parts=bindparam("b_parts"),
-            submitted_at=bindparam("b_at"),
-            updated_at=now,
-            lease_owner=None,
-            lease_expires_at=None,
-            last_error=None,
-        ),
-        [{"b_smsid": smsid, "b_channel": ch, "b_parts": len(ids), "b_at": at} for smsid, ch, ids, at, _ in rows],
+    await run(
+        conn,
+        _SUBMITTED,
+        [
+            {"b_smsid": smsid, "b_channel": ch, "b_parts": len(ids), "b_at": at, "b_now": now}
+            for smsid, ch, ids, at, _ in rows
+        ],
     )
-    await conn.execute(
-        insert(carrier_ids),
+    await run(
+        conn,
+        _CARRIER_IDS,
         [
             {"channel": ch, "carrier_msg_id": cid, "smsid": smsid, "part": i, "created_at": now}
             for smsid, ch, ids, _, _ in rows
@@ -187,6 +194,48 @@ async def _write_submitted(conn, rows: list[tuple[str, str, tuple[str, ...], int
         ],
     )
     await record_events(conn, [(smsid, S.QUEUED, S.SUBMITTED, detail) for smsid, _, _, _, detail in rows], now)
+
+
+_HELD = Prepared(
+    select(messages.c.smsid).where(
+        messages.c.smsid.in_(bindparam("b_smsids", expanding=True)),
+        messages.c.state == S.QUEUED.value,
+        messages.c.lease_owner == bindparam("b_owner"),
+    )
+)
+_PENDING_FOR = Prepared(
+    select(pending_receipts).where(
+        pending_receipts.c.channel == bindparam("b_channel"),
+        pending_receipts.c.carrier_msg_id.in_(bindparam("b_ids", expanding=True)),
+    )
+)
+_SUBMITTED = Prepared(
+    update(messages)
+    .where(messages.c.smsid == bindparam("b_smsid"), messages.c.state == S.QUEUED.value)
+    .values(
+        state=S.SUBMITTED.value,
+        channel=bindparam("b_channel"),
+        parts=bindparam("b_parts"),
+        submitted_at=bindparam("b_at"),
+        updated_at=bindparam("b_now"),
+        lease_owner=None,
+        lease_expires_at=None,
+        last_error=None,
+    )
+)
+_MARK = Prepared(
+    update(messages)
+    .where(*_HELD.stmt.whereclause.clauses)
+    .values(submit_started_at=bindparam("b_now"))
+    .returning(messages.c.smsid)
+)
+_MARK_CHANNEL = Prepared(
+    update(messages)
+    .where(*_HELD.stmt.whereclause.clauses)
+    .values(submit_started_at=bindparam("b_now"), channel=bindparam("b_channel"))
+    .returning(messages.c.smsid)
+)
+_CARRIER_IDS = Prepared(insert(carrier_ids), column_keys=("channel", "carrier_msg_id", "smsid", "part", "created_at"))
 
 
 def _held(owner: str, smsids: list[str]) -> tuple:
@@ -264,14 +313,10 @@ async def mark_submitting(
     async def work(conn) -> set[str]:
         held: set[str] = set()
         for channel, group in by_channel.items():
-            values: dict = {"submit_started_at": now}
-            if channel is not None:
-                values["channel"] = channel
+            stmt = _MARK if channel is None else _MARK_CHANNEL
             for i in range(0, len(group), 500):
-                res = await conn.execute(
-                    update(messages).where(*_held(owner, group[i : i + 500])).values(values).returning(messages.c.smsid)
-                )
-                held.update(r.smsid for r in res)
+                params = {"b_smsids": group[i : i + 500], "b_owner": owner, "b_now": now, "b_channel": channel}
+                held.update(r.smsid for r in await run(conn, stmt, params))
         return held
 
     return await write(engine, work)

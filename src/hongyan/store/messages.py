@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hongyan.domain.states import LedgerKind, MessageState
 from hongyan.metrics import BALANCE_LOW, COMMIT_BATCH
 from hongyan.store.clock import now_ms
-from hongyan.store.db import WRITER_BUSY_STEP_MS, begin_immediate
+from hongyan.store.db import WRITER_BUSY_STEP_MS, begin_immediate, ensure_wal
 from hongyan.store.tables import accounts, ledger, messages
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,8 @@ class SqliteCommitter:
         if self._con is None:
             con = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             con.execute("PRAGMA busy_timeout=10000")  # for switching to WAL while another process checkpoints
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+            ensure_wal(con)
+            for pragma in ("synchronous=FULL", "foreign_keys=ON"):
                 con.execute(f"PRAGMA {pragma}")
             con.execute(f"PRAGMA busy_timeout={WRITER_BUSY_STEP_MS}")  # BEGIN polls the lock: begin_immediate
             self._con = con

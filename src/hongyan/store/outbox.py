@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hongyan.domain import webhooks as wh
 from hongyan.store import webhooks
 from hongyan.store.clock import now_ms
+from hongyan.store.prepared import Prepared, run
 from hongyan.store.tables import accounts, outbox
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
@@ -48,6 +49,25 @@ class Event:
 
 
 _FORM_URL = {"receipt": accounts.c.receipt_url, "reply": accounts.c.reply_url, "template": accounts.c.template_url}
+_FORM_URLS = {
+    kind: Prepared(select(accounts.c.id, col.label("url")).where(accounts.c.id.in_(bindparam("b_ids", expanding=True))))
+    for kind, col in _FORM_URL.items()
+}
+_INSERT = Prepared(
+    insert(outbox),
+    column_keys=(
+        "account_id",
+        "kind",
+        "ref",
+        "url",
+        "payload",
+        "webhook_id",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ),
+)
 
 
 async def enqueue_events(conn: AsyncConnection, events: Sequence[Event]) -> None:
@@ -58,8 +78,7 @@ async def enqueue_events(conn: AsyncConnection, events: Sequence[Event]) -> None
     ids = {e.account_id for e in events}
     form_urls: dict[tuple[str, int], str] = {}
     for kind in {e.kind for e in events}:
-        col = _FORM_URL[kind]
-        for r in await conn.execute(select(accounts.c.id, col.label("url")).where(accounts.c.id.in_(ids))):
+        for r in await run(conn, _FORM_URLS[kind], {"b_ids": sorted(ids)}):
             if r.url:
                 form_urls[(kind, r.id)] = r.url
     hooks = await webhooks.for_accounts(conn, ids)
@@ -74,7 +93,7 @@ async def enqueue_events(conn: AsyncConnection, events: Sequence[Event]) -> None
             if wh.wants(hook.events, event_type):
                 rows.append(_row(e.account_id, e.kind, e.ref, hook.url, body, wh.new_webhook_id(), now))
     if rows:
-        await conn.execute(insert(outbox), rows)
+        await run(conn, _INSERT, rows)
 
 
 def _row(account_id: int, kind: str, ref: str, url: str, payload: str, webhook_id: str | None, now: int):

@@ -23,6 +23,7 @@ from hongyan.domain.receipt_match import mobile_key
 from hongyan.domain.states import MessageState as S
 from hongyan.domain.transitions import FAILED_FINAL
 from hongyan.store.clock import now_ms
+from hongyan.store.prepared import Prepared, run
 from hongyan.store.tables import carrier_ids, messages, pending_receipts, unparsed_deliveries
 from hongyan.store.transitions import Finished, finish
 from hongyan.store.txgroup import Writer, write
@@ -36,6 +37,24 @@ class ReceiptIn:
     err: str | None = None
     done_at: int | None = None
     mobile: str | None = None  # the handset (deliver_sm source_addr); kept with an unknown id, see dispatch.settle
+
+
+_KNOWN = Prepared(
+    select(carrier_ids.c.carrier_msg_id, carrier_ids.c.smsid, carrier_ids.c.stat).where(
+        carrier_ids.c.channel == bindparam("b_channel"),
+        carrier_ids.c.carrier_msg_id.in_(bindparam("b_ids", expanding=True)),
+    )
+)
+_RECEIPT_STAT = Prepared(
+    update(carrier_ids)
+    .where(carrier_ids.c.channel == bindparam("b_ch"), carrier_ids.c.carrier_msg_id == bindparam("b_id"))
+    .values(stat=bindparam("b_stat"), err=bindparam("b_err"))
+)
+_PARTS = Prepared(
+    select(carrier_ids.c.smsid, carrier_ids.c.part, carrier_ids.c.stat).where(
+        carrier_ids.c.smsid.in_(bindparam("b_smsids", expanding=True))
+    )
+)
 
 
 async def apply_receipts(engine: Writer, receipts: Sequence[ReceiptIn]) -> list[Finished]:
@@ -66,11 +85,7 @@ async def _resolve(
     for channel, ids in by_channel.items():
         keys = sorted(ids)
         for i in range(0, len(keys), 500):
-            for row in await conn.execute(
-                select(carrier_ids.c.carrier_msg_id, carrier_ids.c.smsid, carrier_ids.c.stat).where(
-                    carrier_ids.c.channel == channel, carrier_ids.c.carrier_msg_id.in_(keys[i : i + 500])
-                )
-            ):
+            for row in await run(conn, _KNOWN, {"b_channel": channel, "b_ids": keys[i : i + 500]}):
                 known[(channel, row.carrier_msg_id)] = (row.smsid, row.stat is None)
     matched: list[tuple[ReceiptIn, str]] = []
     unknown: list[ReceiptIn] = []
@@ -108,17 +123,14 @@ async def apply_in(conn: AsyncConnection, receipts: Sequence[ReceiptIn], now: in
         await conn.execute(insert(pending_receipts), rows)
     if not matched:
         return []
-    await conn.execute(
-        update(carrier_ids)
-        .where(carrier_ids.c.channel == bindparam("b_ch"), carrier_ids.c.carrier_msg_id == bindparam("b_id"))
-        .values(stat=bindparam("b_stat"), err=bindparam("b_err")),
+    await run(
+        conn,
+        _RECEIPT_STAT,
         [{"b_ch": r.channel, "b_id": r.carrier_msg_id, "b_stat": r.stat, "b_err": r.err} for r, _ in matched],
     )
     smsids = sorted({smsid for _, smsid in matched})
     parts: dict[str, list[tuple[int, str | None]]] = defaultdict(list)
-    for row in await conn.execute(
-        select(carrier_ids.c.smsid, carrier_ids.c.part, carrier_ids.c.stat).where(carrier_ids.c.smsid.in_(smsids))
-    ):
+    for row in await run(conn, _PARTS, {"b_smsids": smsids}):
         parts[row.smsid].append((row.part, row.stat))
     finals: list[tuple[str, S, str]] = []
     for smsid, got in parts.items():

@@ -19,6 +19,7 @@ from hongyan.domain.states import MessageState as S
 from hongyan.domain.transitions import IllegalTransition, check
 from hongyan.store import outbox
 from hongyan.store.clock import now_ms
+from hongyan.store.prepared import Prepared, run
 from hongyan.store.tables import accounts, ledger, message_events, messages
 
 
@@ -38,10 +39,30 @@ class Finished:
         return None if self.submitted_at is None else max(0, self.at - self.submitted_at) / 1000
 
 
+_EVENTS = Prepared(insert(message_events), column_keys=("smsid", "from_state", "to_state", "detail", "at"))
+# Rows still `submitted` (locked on PostgreSQL; SQLite's writer already holds the database lock).
+_SUBMITTED_ROWS = Prepared(
+    select(messages.c.smsid, messages.c.account_id, messages.c.segments, messages.c.mobile, messages.c.submitted_at)
+    .where(messages.c.smsid.in_(bindparam("b_smsids", expanding=True)), messages.c.state == S.SUBMITTED.value)
+    .with_for_update(of=messages)
+)
+_FINISH = Prepared(
+    update(messages)
+    .where(messages.c.smsid == bindparam("b_smsid"), messages.c.state == S.SUBMITTED.value)
+    .values(
+        state=bindparam("b_state"),
+        carrier_status=bindparam("b_stat"),
+        done_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+    )
+)
+
+
 async def record_events(conn: AsyncConnection, rows: Sequence[tuple[str, S, S, str | None]], now: int) -> None:
     """Append one ``message_events`` row per (smsid, from, to, detail)."""
-    await conn.execute(
-        insert(message_events),
+    await run(
+        conn,
+        _EVENTS,
         [{"smsid": s, "from_state": a.value, "to_state": b.value, "detail": d, "at": now} for s, a, b, d in rows],
     )
 
@@ -86,23 +107,16 @@ async def finish(conn: AsyncConnection, finals: Sequence[tuple[str, S, str]], no
         wanted[smsid] = (state, stat)
     # Lock the rows (PostgreSQL; SQLite's writer already holds the database lock) so a receipt applied
     # twice concurrently cannot refund twice: only rows still `submitted` are changed.
-    rows = list(
-        await conn.execute(
-            select(
-                messages.c.smsid, messages.c.account_id, messages.c.segments, messages.c.mobile, messages.c.submitted_at
-            )
-            .where(messages.c.smsid.in_(list(wanted)), messages.c.state == S.SUBMITTED.value)
-            .with_for_update(of=messages)
-        )
-    )
+    if not wanted:
+        return []
+    rows = await run(conn, _SUBMITTED_ROWS, {"b_smsids": list(wanted)})
     changed = [(r.smsid, r.account_id, r.segments, *wanted[r.smsid]) for r in rows]
     await push_receipts(conn, [(r.smsid, r.account_id, r.mobile, wanted[r.smsid][1]) for r in rows], now)
     if changed:
-        await conn.execute(
-            update(messages)
-            .where(messages.c.smsid == bindparam("b_smsid"), messages.c.state == S.SUBMITTED.value)
-            .values(state=bindparam("b_state"), carrier_status=bindparam("b_stat"), done_at=now, updated_at=now),
-            [{"b_smsid": s, "b_state": st.value, "b_stat": stat} for s, _, _, st, stat in changed],
+        await run(
+            conn,
+            _FINISH,
+            [{"b_smsid": s, "b_state": st.value, "b_stat": stat, "b_now": now} for s, _, _, st, stat in changed],
         )
     if not changed:
         return []

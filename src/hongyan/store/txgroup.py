@@ -142,6 +142,7 @@ class ThreadConnection:
     def __init__(self, conn: Connection) -> None:
         self.sync_connection = conn
         self.dialect = conn.dialect
+        self.raw_sqlite = conn.connection.dbapi_connection  # store.prepared statements run on it directly
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
         return self.sync_connection.execute(statement, parameters)
@@ -183,7 +184,7 @@ class SqliteTxGroup(TxGroup):
         conn = self._conn
         raw = conn.connection.dbapi_connection
         if raw.in_transaction:  # left open by a transaction cancelled while it waited for the lock
-            conn.rollback()
+            _rollback(conn)
         try:
             # Tried here first (a busy timeout of a few ms); another process holding the lock is waited for on the
             # thread, so the event loop never sleeps in SQLite's busy handler.
@@ -197,10 +198,10 @@ class SqliteTxGroup(TxGroup):
             # (each row, even: sqlite3 lets the GIL go around every step) waited for the GIL behind the busy loop.
             tc = ThreadConnection(conn)
             results = [drive(work(tc)) for work in works]
-            await loop.run_in_executor(self._pool, conn.commit)
+            await loop.run_in_executor(self._pool, _commit, conn)
         except BaseException:
             if raw.in_transaction:
-                conn.rollback()
+                _rollback(conn)
             raise
         return results
 
@@ -213,6 +214,20 @@ class SqliteTxGroup(TxGroup):
 
         await asyncio.get_running_loop().run_in_executor(self._pool, close)
         self._pool.shutdown(wait=True)
+
+
+def _commit(conn: Connection) -> None:
+    conn.commit()
+    raw = conn.connection.dbapi_connection
+    if raw.in_transaction:  # only store.prepared statements ran: SQLAlchemy saw no transaction to commit
+        raw.commit()
+
+
+def _rollback(conn: Connection) -> None:
+    conn.rollback()
+    raw = conn.connection.dbapi_connection
+    if raw.in_transaction:
+        raw.rollback()
 
 
 def txgroup_for(engine: AsyncEngine, *, name: str = "txgroup", busy_timeout_ms: int = 10_000) -> TxGroup:

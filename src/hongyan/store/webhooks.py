@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hongyan.store.clock import now_ms
+from hongyan.store.prepared import Prepared, run
 from hongyan.store.tables import webhooks
 
 
@@ -31,11 +32,14 @@ async def get(conn: AsyncConnection, account_id: int) -> Webhook | None:
     return _row(r) if r is not None else None
 
 
+_FOR_ACCOUNTS = Prepared(select(webhooks).where(webhooks.c.account_id.in_(bindparam("b_ids", expanding=True))))
+
+
 async def for_accounts(conn: AsyncConnection, account_ids: Iterable[int]) -> dict[int, Webhook]:
     ids = set(account_ids)
     if not ids:
         return {}
-    return {r.account_id: _row(r) for r in await conn.execute(select(webhooks).where(webhooks.c.account_id.in_(ids)))}
+    return {r.account_id: _row(r) for r in await run(conn, _FOR_ACCOUNTS, {"b_ids": sorted(ids)})}
 
 
 async def put(conn: AsyncConnection, account_id: int, *, url: str, events: str, secret_enc: str | None) -> None:

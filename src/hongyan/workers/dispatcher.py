@@ -28,7 +28,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import update
@@ -109,6 +109,9 @@ class Dispatcher:
         self._out = _Outcomes()
         self._out_ready = asyncio.Event()  # outcomes are waiting to be recorded
         self._wake = asyncio.Event()
+        # called after a commit that finished messages (receipts that came before their submit was recorded,
+        # failures): their pushes are in the outbox, and a pusher in this process leases them at once
+        self.on_finished: list[Callable[[], None]] = []
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._intents: list[tuple[str, str, asyncio.Future[bool]]] = []
@@ -346,6 +349,9 @@ class Dispatcher:
             self._out.in_doubt.update(out.in_doubt)
             raise
         count_finished(early)
+        if early or any(changed for _, changed in ended):  # their receipt pushes are in the outbox now
+            for callback in self.on_finished:
+                callback()
         self.stats.submitted += len(done)
         if len(done) != len(out.submitted):
             log.warning("%d submits recorded after losing the lease", len(out.submitted) - len(done))

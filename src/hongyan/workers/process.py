@@ -39,6 +39,9 @@ class Workers:
             self.platform.writer.on_commit.append(self.delivery.dispatcher.wake)
         if self.pusher is not None:
             await self.pusher.start()
+            if self.delivery is not None:
+                self.delivery.intake.on_finished.append(self.pusher.wake)
+                self.delivery.dispatcher.on_finished.append(self.pusher.wake)
 
     async def stop(self) -> None:
         if self.pusher is not None:

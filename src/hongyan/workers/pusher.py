@@ -150,6 +150,10 @@ class Pusher:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="pusher")
 
+    def wake(self) -> None:
+        """New rows are due in the outbox (committed by this process): the next cycle need not wait for the poll."""
+        self._progress.set()
+
     async def stop(self) -> None:
         """Finish the pushes being sent, hand the leased rows not yet sent back to the outbox (due at once, for
         the next pusher) and record every outcome, in one last cycle."""

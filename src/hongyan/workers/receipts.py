@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,8 +33,9 @@ log = logging.getLogger(__name__)
 
 def count_finished(finished: Sequence[delivery.Finished]) -> None:
     """Count committed final states by state, and the DLR latency of those a receipt ended."""
+    for state, n in Counter(f.state.value for f in finished).items():
+        MESSAGES_FINAL.labels(state).inc(n)
     for f in finished:
-        MESSAGES_FINAL.labels(f.state.value).inc()
         latency = f.receipt_latency_s
         if latency is not None:
             DLR_LATENCY.observe(latency)
@@ -47,9 +49,18 @@ class ReceiptIntake:
         self._reconcile_s = reconcile_s
         self._task: asyncio.Task[None] | None = None
         self._group: GroupCommit[delivery.ReceiptIn] = GroupCommit(self._commit, name="receipt-intake")
+        # called after a commit that finished messages (their receipt pushes are in the outbox): a pusher in this
+        # process leases them at once instead of at its next poll
+        self.on_finished: list[Callable[[], None]] = []
+
+    def _finished(self, finished: Sequence[delivery.Finished]) -> None:
+        count_finished(finished)
+        if finished:
+            for callback in self.on_finished:
+                callback()
 
     async def _commit(self, batch: list[delivery.ReceiptIn]) -> None:
-        count_finished(await delivery.apply_receipts(self._writer, batch))
+        self._finished(await delivery.apply_receipts(self._writer, batch))
 
     async def start(self) -> None:
         await self._group.start()
@@ -70,7 +81,7 @@ class ReceiptIntake:
             try:
                 finished: list[delivery.Finished] = []
                 await delivery.reconcile_pending(self._writer, finished=finished)
-                count_finished(finished)
+                self._finished(finished)
             except Exception:
                 log.exception("reconciling kept receipts failed")
 
