@@ -314,3 +314,20 @@ async def test_template_review_push(platform, live, receiver) -> None:
     assert sorted((p["templateid"], p["code"], p["msg"]) for p in receiver.got[""]) == sorted(
         [(str(t1), "2", "审核通过"), (str(t2), "0", "涉嫌营销欺诈")]
     )
+
+
+async def test_a_process_with_delivery_and_pushes_shares_one_transaction_group(platform) -> None:
+    """``Workers`` (serve's embedded workers, ``worker all``): the pusher's cycles join the delivery side's
+    transaction group and its receipt commits wake the pusher; a push-only process has a group of its own."""
+    from hongyan.workers.process import Workers
+
+    both, push_only = Workers(platform), Workers(platform, dispatch=False)
+    assert both.pusher._writer is both.delivery.txgroup
+    assert push_only.pusher._writer is not both.delivery.txgroup
+    await both.start()
+    try:
+        assert both.pusher.wake in both.delivery.intake.on_finished
+        assert both.pusher.wake in both.delivery.dispatcher.on_finished
+    finally:
+        await both.stop()
+        await push_only.stop()

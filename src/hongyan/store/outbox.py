@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hongyan.domain import webhooks as wh
 from hongyan.store import webhooks
 from hongyan.store.clock import now_ms
 from hongyan.store.prepared import Prepared, run
 from hongyan.store.tables import accounts, outbox
+from hongyan.store.txgroup import Writer, write
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
@@ -154,7 +155,7 @@ class Leased:
 
 
 async def cycle(
-    engine: AsyncEngine,
+    target: Writer,
     outcomes: Outcomes,
     *,
     owner: str,
@@ -166,27 +167,34 @@ async def cycle(
     """One pusher cycle in one transaction: record ``outcomes`` (only on rows ``owner`` still holds), then lease
     up to ``limit`` due rows, oldest first, counting the attempt; ``skip_hosts`` (full backlogs) are left for
     later. One write transaction per cycle instead of one per outcome batch and one per lease: on SQLite every
-    transaction waits its turn on the one writer."""
+    transaction waits its turn on the one writer. ``target``: a transaction group (``store.txgroup``: the cycle
+    shares the delivery side's transaction, its statements run without a round trip each) or an engine."""
     now = now_ms()
-    async with engine.begin() as conn:
+
+    async def work(conn) -> Leased:
         await _record(conn, owner, outcomes, now, lease_ms)
         if limit <= 0:
             return Leased([], {})
         pushes = await _lease(conn, owner, limit, now, lease_ms, skip_locked, skip_hosts)
         hook_accounts = {p.account_id for p in pushes if p.webhook_id}
         hooks = await webhooks.for_accounts(conn, hook_accounts) if hook_accounts else {}
-    return Leased(pushes, hooks)
+        return Leased(pushes, hooks)
+
+    return await write(target, work)
+
+
+_DELIVERED = Prepared(
+    update(outbox)
+    .where(outbox.c.id.in_(bindparam("b_ids", expanding=True)), outbox.c.lease_owner == bindparam("b_owner"))
+    .values(state=DELIVERED, delivered_at=bindparam("b_now"), lease_owner=None, lease_expires_at=None, last_error=None)
+)
 
 
 async def _record(conn: AsyncConnection, owner: str, o: Outcomes, now: int, lease_ms: int) -> None:
     """Mark delivered, schedule the next attempt or dead-letter; hand back and renew leases."""
     held = outbox.c.lease_owner == owner
-    if o.delivered:
-        await conn.execute(
-            update(outbox)
-            .where(outbox.c.id.in_(list(o.delivered)), held)
-            .values(state=DELIVERED, delivered_at=now, lease_owner=None, lease_expires_at=None, last_error=None)
-        )
+    for i in range(0, len(o.delivered), 500):
+        await run(conn, _DELIVERED, {"b_ids": list(o.delivered[i : i + 500]), "b_owner": owner, "b_now": now})
     if o.failed:
         await conn.execute(
             update(outbox)

@@ -28,6 +28,7 @@ class Workers:
                 policy=push_policy(platform),
                 lease_ms=int(platform.settings.push_lease_s * 1000),
                 keybox=platform.keybox,
+                group=self.delivery.txgroup if self.delivery is not None else None,
             )
             if push
             else None

@@ -36,6 +36,7 @@ from hongyan.keys import KeyBox
 from hongyan.metrics import PUSHES
 from hongyan.store import outbox, webhooks
 from hongyan.store.clock import now_ms
+from hongyan.store.txgroup import TxGroup, txgroup_for
 
 log = logging.getLogger(__name__)
 MIN_CYCLE_S = 0.02  # the shortest lease/record cycle (adds at most this to a push's latency)
@@ -121,8 +122,13 @@ class Pusher:
         poll_s: float = 0.05,
         lease_ms: int = 60_000,
         keybox: KeyBox | None = None,
+        group: TxGroup | None = None,
     ) -> None:
         self._engine = engine
+        # the cycles' transactions: the delivery side's group when this process has one (one transaction for
+        # both, statements without a round trip each), else the pusher's own
+        self._own_group = group is None
+        self._writer: TxGroup = group or txgroup_for(engine, name="push-tx")
         self._skip_locked = skip_locked
         self.policy = policy or PushPolicy()
         self._backlog = max(self.policy.host_backlog, self.policy.per_host)
@@ -172,6 +178,8 @@ class Pusher:
             await self._cycle(limit=0, release_delay_ms=0)
         except Exception:
             log.exception("push outcomes not recorded at stop")  # the rows come back when their leases end
+        if self._own_group:
+            await self._writer.close()
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -211,7 +219,7 @@ class Pusher:
         outcomes = outbox.Outcomes(delivered, failed, back, delay, list(self._held) if renew else ())
         try:
             leased = await outbox.cycle(
-                self._engine,
+                self._writer,
                 outcomes,
                 owner=self.owner,
                 limit=limit,
