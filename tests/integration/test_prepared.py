@@ -61,6 +61,11 @@ async def test_a_transaction_of_prepared_statements_alone_commits(platform, grou
     assert await _events(platform, "pa") == [("pa1", "accepted", "queued", None, 5)]
 
 
+async def test_an_empty_list_of_rows_runs_nothing(platform, group: TxGroup) -> None:
+    assert await group.run(lambda conn: run(conn, _INSERT, [])) == []
+    assert await write(platform.engines.write, lambda conn: run(conn, _INSERT, [])) == []
+
+
 async def test_a_failed_transaction_of_prepared_statements_leaves_nothing(platform, group: TxGroup) -> None:
     async def bad(conn) -> None:
         await record_events(conn, [("pf1", S.ACCEPTED, S.QUEUED, None)], 5)

@@ -96,15 +96,20 @@ class Prepared:
         return c
 
 
-async def run(conn: Any, p: Prepared, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] = ()) -> list[Any]:
-    """Execute ``p`` on ``conn`` (a work's connection); returns its rows (attribute access by column name) or []."""
+async def run(
+    conn: Any, p: Prepared, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
+) -> list[Any]:
+    """Execute ``p`` on ``conn`` (a work's connection) once with ``params`` (a mapping, or None), or once per row of
+    a list (an empty list runs nothing); returns its rows (attribute access by column name) or []."""
+    if params is not None and not isinstance(params, Mapping) and not params:
+        return []
     raw = getattr(conn, "raw_sqlite", None)
     if raw is None:
-        if isinstance(params, Sequence) and not params:
-            params = {}
-        result = await conn.execute(p.stmt, params)
+        result = await conn.execute(p.stmt, params if params is not None else {})
         return list(result) if result.returns_rows else []
     c = p.compiled(conn.dialect)
+    if params is None:
+        params = {}
     if isinstance(params, Mapping):
         if c.expanding:
             sql, values = c.render(params)
@@ -112,8 +117,6 @@ async def run(conn: Any, p: Prepared, params: Mapping[str, Any] | Sequence[Mappi
         else:
             cursor = raw.execute(c.sql, c.values(params))
     else:
-        if not params:
-            return []
         if c.expanding:
             raise TypeError("a statement with an expanding IN runs one set of parameters at a time")
         cursor = raw.executemany(c.sql, [c.values(row) for row in params])
