@@ -124,9 +124,8 @@ class Pusher:
         keybox: KeyBox | None = None,
         group: TxGroup | None = None,
     ) -> None:
-        self._engine = engine
-        # the cycles' transactions: the delivery side's group when this process has one (one transaction for
-        # both, statements without a round trip each), else the pusher's own
+        # the cycles' transactions: the delivery side's group when given (on SQLite, when this process delivers
+        # too: one transaction for both, statements without a round trip each), else the pusher's own
         self._own_group = group is None
         self._writer: TxGroup = group or txgroup_for(engine, name="push-tx")
         self._skip_locked = skip_locked
