@@ -219,9 +219,10 @@ def e2e_phases(port: int, creds: dict, receiver_port: int, tmp: Path) -> dict[st
     return res
 
 
-def e2e_run(url: str, tmp: Path, *, split: bool = True) -> dict[str, float]:
-    """``split``: the API in one process and ``hongyan worker all`` in another (the production layout, one per core);
-    else the workers run inside the API process (``HONGYAN_EMBEDDED_WORKERS``, the ``make run`` default)."""
+def e2e_run(url: str, tmp: Path, *, split: bool = True, workers: tuple[str, ...] = ("all",)) -> dict[str, float]:
+    """``split``: the API in one process and a ``hongyan worker ROLE`` process for each of ``workers`` (``all``: the
+    production layout, one per core); else the workers run inside the API process (``HONGYAN_EMBEDDED_WORKERS``, the
+    ``make run`` default)."""
     env = {**hongyan_env(tmp, url), "HONGYAN_EMBEDDED_WORKERS": "false" if split else "true"}
     creds = json.loads(cli(env, "account", "create", "bench", "--live", "--balance", "1000000000", "--json"))
     cli(env, "signature", "add", creds["account"], "鸿雁", "--approve")
@@ -265,7 +266,7 @@ def e2e_run(url: str, tmp: Path, *, split: bool = True) -> dict[str, float]:
     )
     procs = [subprocess.Popen([str(BIN / "hongyan"), "serve", "--port", str(port)], env=env, cwd=tmp)]
     if split:
-        procs.append(subprocess.Popen([str(BIN / "hongyan"), "worker", "all"], env=env, cwd=tmp))
+        procs += [subprocess.Popen([str(BIN / "hongyan"), "worker", role], env=env, cwd=tmp) for role in workers]
     try:
         wait_port(smsc_port, sim)
         wait_port(port, procs[0])
@@ -341,8 +342,9 @@ def e2e_only() -> dict:
                     continue
                 e = e2e_run(url, Path(tmp), split=True)
             else:
-                e = e2e_run(f"sqlite+aiosqlite:///{tmp}/e2e.db", Path(tmp), split=layout == "split")
-        suffix = {"one": "", "split": "_split", "pg": "_pg"}[layout]
+                roles = ("dispatch", "push") if layout == "split3" else ("all",)
+                e = e2e_run(f"sqlite+aiosqlite:///{tmp}/e2e.db", Path(tmp), split=layout != "one", workers=roles)
+        suffix = {"one": "", "split": "_split", "split3": "_split3", "pg": "_pg"}[layout]
         result.update({k + suffix: v for k, v in e.items()})
     result["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=2))
