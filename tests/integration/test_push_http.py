@@ -255,6 +255,8 @@ async def test_refused_and_garbage(client) -> None:
         (b"HTTP/1.0 200 OK\r\ncontent-length: 7\r\n\r\nsuccess", False),
         (b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 7\r\n\r\nsuccess", True),
         (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nsuccess", True),
+        (OK + b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", False),  # an answer more than asked for
+        (OK + b"junk", False),
     ],
 )
 async def test_when_a_connection_is_kept(client, answer: bytes, reused: bool) -> None:

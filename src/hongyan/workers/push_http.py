@@ -177,6 +177,9 @@ class _Conn(asyncio.Protocol):
             self._chunked = True
 
     def on_headers_complete(self) -> None:
+        if self._done:  # an answer nobody asked for, after the one that was: the connection is not trusted again
+            self.reusable = False
+            return
         parser = self._parser
         self._status = parser.get_status_code()  # type: ignore[union-attr]
         self.reusable = parser.should_keep_alive()  # type: ignore[union-attr]
