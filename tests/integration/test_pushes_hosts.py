@@ -168,3 +168,27 @@ async def test_unsafe_targets_are_dead_letters_at_once(platform, live, receiver)
     assert rows["ftp"]["state"] == "dead" and rows["ftp"]["attempts"] == 1 and "http(s)" in rows["ftp"]["last_error"]
     assert rows["http"]["state"] == "delivered"
     assert list(receiver.got) == ["http"]
+
+
+async def test_the_last_error_of_a_failed_push_reads_well(platform, live) -> None:
+    """The client's errors go into the outbox row as ``PushHTTPError: …`` / ``PushTimeout: …``."""
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # reads until the pusher gives up and closes; never answers
+        writer.close()
+
+    silent = await asyncio.start_server(mute, "127.0.0.1", 0)
+    refused = f"http://127.0.0.1:{free_port()}/x"
+    await _enqueue(platform, live, refused, ["refused"])
+    await _enqueue(platform, live, f"http://127.0.0.1:{silent.sockets[0].getsockname()[1]}/x", ["silent"])
+    policy = dataclasses.replace(FAST, timeout_s=0.3, base_s=60.0)
+    pusher = _pusher(platform, policy, poll_s=0.01)
+    await pusher.start()
+    try:
+        await _wait(lambda: pusher.stats.failed + pusher.stats.dead == 2)
+    finally:
+        await pusher.stop()
+        silent.close()
+    rows = await _rows(platform)
+    assert rows["refused"]["last_error"] == f"PushHTTPError: connection refused by {refused[7:-2]}"
+    assert rows["silent"]["last_error"] == "PushTimeout: no answer within 0.3 s"

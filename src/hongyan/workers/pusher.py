@@ -2,15 +2,16 @@
 
 Form POST (UTF-8) as the ihuyi pushes are; accepted only on a 2xx whose body is ``success``. Signed JSON
 webhooks (Standard Webhooks, ``domain.webhooks``) are signed at each attempt with the account's current
-secrets and accepted on any 2xx. Leased rows are queued per destination host; each host has its own worker
-tasks (at most ``per_host``, the size of its aiohttp connection pool) and a bounded backlog (rows past it go
-back to the outbox untried), so one slow customer cannot stall the others. A loop runs one database
-transaction per cycle (``outbox.cycle``): the outcomes of the pushes finished since the last cycle and the next
-lease, with the renewal of the leases still held. Stopping finishes the pushes being sent and hands the rows
-not yet sent back, due at once. A killed worker's rows return after ``lease_ms``, so a push is delivered at
-least once: the receiver may see again the few that were sent but not yet recorded when the worker died (the
-in-flight window). Redirects are never followed. Retries back off exponentially with jitter (default 1 min,
-2 min, 4 min … for 24 h), then the row is dead-lettered; ``hongyan push replay`` brings it back.
+secrets and accepted on any 2xx. The HTTP client is our own (``workers.push_http``: keep-alive pools, one total
+timeout per request, no redirects, cookies or proxies), chosen for its CPU per push. Leased rows are queued per
+destination host; each host has its own worker tasks (at most ``per_host``, the size of its connection pool) and
+a bounded backlog (rows past it go back to the outbox untried), so one slow customer cannot stall the others. A
+loop runs one database transaction per cycle (``outbox.cycle``): the outcomes of the pushes finished since the
+last cycle and the next lease, with the renewal of the leases still held. Stopping finishes the pushes being
+sent and hands the rows not yet sent back, due at once. A killed worker's rows return after ``lease_ms``, so a
+push is delivered at least once: the receiver may see again the few that were sent but not yet recorded when the
+worker died (the in-flight window). Redirects are never followed. Retries back off exponentially with jitter
+(default 1 min, 2 min, 4 min … for 24 h), then the row is dead-lettered; ``hongyan push replay`` brings it back.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
-import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hongyan.domain import webhooks as wh
@@ -37,12 +37,12 @@ from hongyan.metrics import PUSHES
 from hongyan.store import outbox, webhooks
 from hongyan.store.clock import now_ms
 from hongyan.store.txgroup import TxGroup, txgroup_for
+from hongyan.workers.push_http import PushClient, PushHTTPError
 
 log = logging.getLogger(__name__)
 MIN_CYCLE_S = 0.02  # the shortest lease/record cycle (adds at most this to a push's latency)
-MAX_ANSWER = 64 * 1024  # bytes of a receiver's answer that are read (``success`` is 7)
 TARGET_CHECK_S = 10.0  # how long check_target's answer for one host is kept
-FORM = {"content-type": "application/x-www-form-urlencoded"}  # a form push's body is UTF-8, as aiohttp's forms
+FORM = {"content-type": "application/x-www-form-urlencoded"}  # a form push's body is UTF-8 (``urlencode``)
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ class Pusher:
         self._lease_ms = lease_ms
         self._keybox = keybox  # decrypts webhook secrets; without it webhook rows fail
         self.owner = f"{socket.gethostname()}:{os.getpid()}:push:{id(self):x}"
-        self._client: aiohttp.ClientSession | None = None  # made on first use, inside the running loop
+        self._client: PushClient | None = None  # made on first use, inside the running loop
         self._hosts: dict[str, _Host] = {}
         self._held: set[int] = set()  # outbox ids leased and not yet finished (queued or being sent)
         self._workers: set[asyncio.Task[None]] = set()
@@ -325,37 +325,22 @@ class Pusher:
         if seen[1] is not None:
             raise UnsafeTarget(seen[1])
 
-    def _session(self) -> aiohttp.ClientSession:
-        """aiohttp rather than httpx: ~0.12 ms of CPU per push instead of ~0.7 ms (against a local receiver), and
-        that decides how many receipts a second one worker can push. One session; its pool keeps at most
-        ``per_host`` connections per host alive (the host's workers); the timeout is the session's, so nothing
-        is made per request. No cookies are kept between customers."""
+    def _http(self) -> PushClient:
+        """The client of every push (``workers.push_http``: its CPU per push decides how many receipts a second
+        one worker can push). Its pools keep at most ``per_host`` connections per host alive (the host's
+        workers); the total timeout per request is the policy's. No cookies, no redirects, no proxies."""
         if self._client is None:
-            self._client = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, limit_per_host=self.policy.per_host, keepalive_timeout=30),
-                timeout=aiohttp.ClientTimeout(total=self.policy.timeout_s),
-                headers={"user-agent": "hongyan-push/1"},
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
+            self._client = PushClient(per_host=self.policy.per_host, timeout_s=self.policy.timeout_s)
         return self._client
 
     async def _send(self, push: outbox.Push, secrets: list[str]) -> tuple[int, bytes]:
         """POST one push (never following a redirect); the status and at most MAX_ANSWER bytes of the answer."""
         if push.webhook_id is None:
-            data, headers = urlencode(push.fields).encode(), FORM  # the bytes aiohttp's FormData makes, without it
+            data, headers = urlencode(push.fields).encode(), FORM
         else:
             body = push.body or ""
             data, headers = body.encode(), wh.headers(secrets, push.webhook_id, int(time.time()), body)
-        async with self._session().post(push.url, data=data, headers=headers, allow_redirects=False) as resp:
-            size = resp.content_length
-            if size is not None and size <= MAX_ANSWER:
-                return resp.status, await resp.read()
-            answer = bytearray()
-            async for chunk in resp.content.iter_chunked(8192):
-                answer += chunk
-                if len(answer) >= MAX_ANSWER:
-                    break
-            return resp.status, bytes(answer[:MAX_ANSWER])
+        return await self._http().post(push.url, data, headers)
 
     async def _deliver(self, push: outbox.Push, secrets: list[str]) -> None:
         self.stats.attempts_by_ref[push.ref] += 1
@@ -373,7 +358,7 @@ class Pusher:
         except UnsafeTarget as exc:
             self._finished(push, None, str(exc))  # never retried: dead letter at once
             return
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (PushHTTPError, TimeoutError) as exc:  # PushTimeout is both
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         PUSHES.labels(push.kind, "failed").inc()
         self._finished(push, self.policy.next_at(push.attempts, push.created_at, now_ms()), error)
