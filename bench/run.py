@@ -7,11 +7,12 @@ latest.md and appends history.jsonl. PostgreSQL figures (``*_pg``) are added whe
 End to end (``e2e_*``): hongyan + the SMSC simulator (DLR after 10 ms) + a receipt receiver in its own process;
 a burst of ``BENCH_E2E_MESSAGES`` (default 10,000) submitted over 64 keep-alive connections measures throughput
 (receipts pushed per second, from the first submit to the last receipt), then ``BENCH_E2E_PACED_S`` seconds at
-``BENCH_E2E_RATE`` msg/s (default 1,000) measure latency under a steady load. Two layouts on SQLite: everything in
-one process (``make run``) and the API plus ``hongyan worker all`` (``_split``); on PostgreSQL the split one.
+``BENCH_E2E_RATE`` msg/s (default 1,000) measure latency under a steady load. Three layouts on SQLite: everything in
+one process (``make run``), the API plus ``hongyan worker all`` (``_split``), and the API plus ``hongyan worker
+dispatch`` and ``hongyan worker push`` (``_split3``); on PostgreSQL the split one.
 
 ``BENCH_ONLY=e2e`` runs only the end-to-end measurements, in the layouts of ``BENCH_E2E_LAYOUTS`` (comma-separated
-``one``, ``split``, ``pg``; default ``one,split``), prints them as JSON and writes nothing (for quick A/B runs).
+``one``, ``split``, ``split3``, ``pg``; default ``one,split``), prints them as JSON and writes nothing (for quick A/B runs).
 ``BENCH_ONLY=submit`` runs only the baseline and the one-process SQLite Submit (for quick A/B runs of the accept
 path); it prints its figures as one JSON line and writes nothing under bench/results/.
 """
@@ -199,6 +200,14 @@ E2E_RATE = float(os.environ.get("BENCH_E2E_RATE", "1000"))
 E2E_PACED_S = float(os.environ.get("BENCH_E2E_PACED_S", "10"))
 
 
+# (key suffix, `hongyan worker` roles beside the API process, description); no roles: the workers run in the API process
+E2E_LAYOUTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("", (), "one process (make run)"),
+    ("_split", ("all",), "API + `hongyan worker all`"),
+    ("_split3", ("dispatch", "push"), "API + `hongyan worker dispatch` + `hongyan worker push`"),
+)
+
+
 def e2e_phases(port: int, creds: dict, receiver_port: int, tmp: Path) -> dict[str, float]:
     """A burst of E2E_MESSAGES as fast as 64 connections go (throughput), then E2E_PACED_S seconds at
     E2E_RATE msg/s (latency at a steady load); each counts the receipts that reach the receiver."""
@@ -342,8 +351,8 @@ def e2e_only() -> dict:
                     continue
                 e = e2e_run(url, Path(tmp), split=True)
             else:
-                roles = ("dispatch", "push") if layout == "split3" else ("all",)
-                e = e2e_run(f"sqlite+aiosqlite:///{tmp}/e2e.db", Path(tmp), split=layout != "one", workers=roles)
+                suffix, roles, _ = next(x for x in E2E_LAYOUTS if x[0] == ("" if layout == "one" else f"_{layout}"))
+                e = e2e_run(f"sqlite+aiosqlite:///{tmp}/e2e.db", Path(tmp), split=bool(roles), workers=roles)
         suffix = {"one": "", "split": "_split", "split3": "_split3", "pg": "_pg"}[layout]
         result.update({k + suffix: v for k, v in e.items()})
     result["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
@@ -391,12 +400,10 @@ def main() -> dict:
         log("submit on embedded SQLite, 2 API processes")
         s2 = submit_run(f"sqlite+aiosqlite:///{tmp}/bench.db", Path(tmp), workers=2)
     result.update({"submit_rps_2proc": s2["rps"], "submit_p99_ms_2proc": s2["p99_ms"]})
-    for split in (False, True):
-        suffix = "_split" if split else ""
+    for suffix, roles, layout in E2E_LAYOUTS:
         with tempfile.TemporaryDirectory(prefix="hongyan-bench-e2e-") as tmp:
-            layout = "API + `hongyan worker all`" if split else "one process (make run)"
             log(f"end to end on SQLite, {layout}: {E2E_MESSAGES} messages, simulator, receipts pushed to a receiver")
-            e = e2e_run(f"sqlite+aiosqlite:///{tmp}/e2e.db", Path(tmp), split=split)
+            e = e2e_run(f"sqlite+aiosqlite:///{tmp}/e2e.db", Path(tmp), split=bool(roles), workers=roles)
         result.update({k + suffix: v for k, v in e.items()})
     log("pushes: outbox → local receiver, and DLR arrival → push latency (bench/push_bench.py)")
     result.update(push_bench())
@@ -454,7 +461,12 @@ def write(result: dict) -> None:
         ("submit_rps_2proc", "Submit/s, SQLite, 2 API processes", "≥ 10,000"),
         ("submit_p99_ms_2proc", "Submit p99 (ms), 2 API processes", "< 20"),
     ]
-    for suffix, layout in (("", "one process"), ("_split", "API + worker process"), ("_pg", "PostgreSQL, split")):
+    for suffix, layout in (
+        ("", "one process"),
+        ("_split", "API + worker process"),
+        ("_split3", "API + dispatch + push processes"),
+        ("_pg", "PostgreSQL, split"),
+    ):
         rows += [
             (f"e2e_msgs_per_s{suffix}", f"end to end msg/s, burst ({layout}): submit → SMPP → DLR → pushed", "≥ 3,000"),
             (f"e2e_submit_per_s{suffix}", f"accepted/s during the burst ({layout})", ""),
