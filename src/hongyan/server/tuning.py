@@ -1,5 +1,6 @@
-"""Interpreter settings for a server process: what a request allocates dies young, so collect less often, and
-let the threads beside the event loop (the SQLite committer, the counters) get the GIL back quickly.
+"""Interpreter settings for a server or ``hongyan worker`` process: what a request or a message allocates dies young,
+so collect less often, and let the threads beside the event loop (the SQLite committer, the delivery group's COMMIT
+thread, the counters) get the GIL back quickly: they hold SQLite's write lock while they wait for it.
 
 - ``gc.freeze()`` once start-up is done: the modules, the app and the platform (hundreds of thousands of objects)
   move out of the collector's generations, so the occasional full collection no longer walks them (it showed as
