@@ -80,6 +80,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_receiver(port: int) -> subprocess.Popen:
+    """The receiver (this file with ``--receiver PORT``) in a process of its own, once it takes connections."""
+    proc = subprocess.Popen([sys.executable, __file__, "--receiver", str(port)])
+    for _ in range(500):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.01)
+    return proc
+
+
 async def _arrivals(port: int) -> dict[str, int]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"GET /stats HTTP/1.1\r\nhost: x\r\n\r\n")
@@ -203,14 +215,8 @@ async def main() -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="hongyan-push-bench-"))
     url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp}/bench.db"
     port = _free_port()
-    receiver = subprocess.Popen([sys.executable, __file__, "--receiver", str(port)])
+    receiver = start_receiver(port)  # nothing else runs on the loop yet: waiting for it here blocks nothing
     try:
-        for _ in range(500):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                await asyncio.sleep(0.01)
         settings = Settings(
             database_url=url,
             var_dir=tmp,

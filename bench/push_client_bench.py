@@ -13,11 +13,11 @@ import asyncio
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import urlencode
+
+from push_bench import start_receiver  # beside this file
 
 N = int(os.environ.get("BENCH_CLIENT_N", "20000"))
 PER_HOST = int(os.environ.get("BENCH_PER_HOST", "32"))
@@ -92,15 +92,8 @@ if __name__ == "__main__":
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    bench = Path(__file__).with_name("push_bench.py")
-    receiver = subprocess.Popen([sys.executable, str(bench), "--receiver", str(port)])
+    receiver = start_receiver(port)
     try:
-        for _ in range(500):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.01)
         print(json.dumps(run(main(kind, f"http://127.0.0.1:{port}/receipt"))))
     finally:
         receiver.terminate()

@@ -12,7 +12,8 @@ one process (``make run``), the API plus ``hongyan worker all`` (``_split``), an
 dispatch`` and ``hongyan worker push`` (``_split3``); on PostgreSQL the split one.
 
 ``BENCH_ONLY=e2e`` runs only the end-to-end measurements, in the layouts of ``BENCH_E2E_LAYOUTS`` (comma-separated
-``one``, ``split``, ``split3``, ``pg``; default ``one,split``), prints them as JSON and writes nothing (for quick A/B runs).
+``one``, ``split``, ``split3``, ``pg``; default ``one,split``), prints them as JSON and writes nothing (for quick A/B
+runs).
 ``BENCH_ONLY=submit`` runs only the baseline and the one-process SQLite Submit (for quick A/B runs of the accept
 path); it prints its figures as one JSON line and writes nothing under bench/results/.
 """

@@ -221,13 +221,18 @@ class _Conn(asyncio.Protocol):
         self.transport.write(data)  # type: ignore[union-attr]
         return waiter
 
-    def _finish(self) -> None:
-        self._done = True
+    def _take_waiter(self) -> asyncio.Future[tuple[int, bytes]] | None:
+        """The request's future if nobody answered it yet (taken: answered once), its timer stopped."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
+        return waiter if waiter is not None and not waiter.done() else None
+
+    def _finish(self) -> None:
+        self._done = True
+        waiter = self._take_waiter()
+        if waiter is not None:
             waiter.set_result((self._status, bytes(self._body)))
 
     def _fail(self, exc: PushHTTPError) -> None:
@@ -260,11 +265,8 @@ class _Conn(asyncio.Protocol):
         """Close at once; a request under way fails with ``why``."""
         self.reusable = False
         self._done = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
+        waiter = self._take_waiter()
+        if waiter is not None:
             waiter.set_exception(PushHTTPError(why))
         if self.transport is not None and not self.closed:
             self.transport.abort()
