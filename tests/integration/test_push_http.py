@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
 import ipaddress
 import itertools
@@ -123,6 +124,16 @@ async def test_keep_alive_reuse_and_the_request(client) -> None:
     hook = {"content-type": "application/json", "webhook-id": "msg_1", "webhook-signature": "v1,abc"}
     assert await client.post(server.url("/h"), b"", hook) == (200, b"success")
     assert b"\r\nwebhook-id: msg_1\r\nwebhook-signature: v1,abc\r\ncontent-length: 0\r\n\r\n" in server.requests[-1]
+    await server.close()
+
+
+async def test_credentials_in_the_url_are_basic_auth_and_not_in_the_request_line(client) -> None:
+    server = await RawServer().start()
+    url = f"http://push%20user:p%40ss@127.0.0.1:{server.port}/r"
+    assert await client.post(url, b"x=1", FORM) == (200, b"success")
+    head = server.requests[0].partition(b"\r\n\r\n")[0]
+    assert head.startswith(b"POST /r HTTP/1.1\r\n") and b"p%40ss" not in head and b"@" not in head
+    assert b"\r\nauthorization: Basic " + base64.b64encode(b"push user:p@ss") + b"\r\n" in head
     await server.close()
 
 
