@@ -145,16 +145,21 @@ async def test_failover_when_primary_dies(platform, client, live, sims) -> None:
     # everything sent after the kill went through the backup and reached a final state
     assert all(by[s].channel == "sim2" and by[s].state in ("delivered", "undelivered") for s in rest)
     # what the primary accepted stays with it (waiting for its receipt); nothing was sent twice, except a submit
-    # the primary received and never answered before it died (in doubt: its receipt died with it), which goes
-    # to the backup after the receipt wait, flagged as a possible duplicate (decision 0002)
+    # on the wire when the primary died (in doubt: if it was read, its receipt died with it), which goes to the
+    # backup after the receipt wait, flagged as a possible duplicate (decision 0002). The dying primary may or
+    # may not have read such a submit, so a flagged message reached the SMSCs once or twice, any other once.
     assert all(by[s].channel in ("sim1", "sim2") for s in first)
     async with platform.engines.read.connect() as conn:
         flagged = {
             r.smsid
             for r in await conn.execute(select(message_events.c.smsid).where(message_events.c.detail == INTERRUPTED))
         }
+        flagged_texts = {
+            r.content for r in await conn.execute(select(messages.c.content).where(messages.c.smsid.in_(flagged)))
+        }
     texts = primary.messages_by_text + backup.messages_by_text
-    assert len(texts) == 400 and sum(texts.values()) == 400 + len(flagged) and max(texts.values()) <= 2
+    assert len(texts) == 400 and max(texts.values()) <= 2
+    assert {text for text, n in texts.items() if n == 2} <= flagged_texts
     assert all(by[s].channel == "sim2" and by[s].state in ("delivered", "undelivered") for s in flagged)
     assert set(backup.messages_by_text.values()) <= {1} and set(primary.messages_by_text.values()) == {1}
 
