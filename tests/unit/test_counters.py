@@ -7,9 +7,12 @@ deadline) against the real server on 127.0.0.1:6379, under a per-test key prefix
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hongyan.policy.counters import (
     OVER,
@@ -219,3 +222,105 @@ async def test_choice_by_settings(database_url) -> None:
     await redis.close()
     with pytest.raises(ValueError, match="memory or sql"):
         counters_for(redis_url=None, backend="etcd")
+
+
+# SqliteCounters commits the operations that queue up while a transaction is in flight in one transaction: the
+# same answers as applying them one by one, whatever the mix.
+
+_KEYS = ["k1", "k2", "k3"]
+_op = st.one_of(
+    st.tuples(
+        st.just("take"),
+        st.lists(st.tuples(st.sampled_from(_KEYS), st.integers(1, 4)), max_size=3, unique_by=lambda w: w[0]),
+        st.none() | st.integers(1, 6),
+    ),
+    st.tuples(st.just("release"), st.lists(st.sampled_from(_KEYS), min_size=1, max_size=2, unique=True), st.none()),
+    st.tuples(st.just("clear"), st.lists(st.sampled_from(_KEYS), min_size=1, max_size=2, unique=True), st.none()),
+)
+
+
+async def _apply_op(counters, prefix: str, op) -> object:
+    kind, arg, counted = op
+    if kind == "take":
+        windows = [Window(prefix + k, limit, 60_000) for k, limit in arg]
+        att = Window(prefix + "att", counted, 60_000) if counted is not None else None
+        return await counters.take(windows, counted=att)
+    if kind == "release":
+        return await counters.release([prefix + k for k in arg])
+    return await counters.clear([prefix + k for k in arg])
+
+
+@pytest.fixture(scope="module")
+def sqlite_counters_db(tmp_path_factory) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('counters')}/c.db"
+    asyncio.run(upgrade_async(url))
+    return url.split("///", 1)[1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=st.lists(_op, max_size=25))
+def test_sqlite_batches_answer_as_one_by_one(sqlite_counters_db, ops) -> None:
+    prefix = f"{uuid.uuid4().hex}:"
+
+    async def both() -> tuple[list, list, int]:
+        clock = Clock()
+        one_by_one = MemoryCounters(clock)
+        expected = [await _apply_op(one_by_one, prefix, op) for op in ops]
+        sqlite = SqliteCounters(sqlite_counters_db, clock=clock, sweep_every=5)
+        try:
+            got = await asyncio.gather(*[_apply_op(sqlite, prefix, op) for op in ops])  # queued together
+            return expected, got, sqlite.transactions
+        finally:
+            await sqlite.close()
+
+    expected, got, transactions = asyncio.run(both())
+    assert got == expected
+    assert transactions <= min(len(ops), 2)  # the first op alone, then everything queued behind it
+
+
+async def test_sqlite_failed_transaction_fails_its_operations_and_writes_nothing(sqlite_counters_db) -> None:
+    clock = Clock()
+    counters = SqliteCounters(sqlite_counters_db, clock=clock)
+    try:
+        w = [Window("fail:k", 5, 60_000)]
+        assert await counters.take(w) is None
+        counters._conn().execute("PRAGMA query_only=ON")  # the next INSERT fails inside the transaction
+        results = await asyncio.gather(*[counters.take(w) for _ in range(3)], return_exceptions=True)
+        assert all(isinstance(r, Exception) and "readonly" in str(r) for r in results)
+        counters._conn().execute("PRAGMA query_only=OFF")
+        assert not counters._conn().in_transaction
+        assert [await counters.take(w) for _ in range(5)] == [None, None, None, None, 0]  # only the first counted
+    finally:
+        await counters.close()
+
+
+SHARER = """
+import asyncio, sys
+from hongyan.policy.counters import SqliteCounters, Window
+
+async def main():
+    c = SqliteCounters(sys.argv[1])
+    r = await asyncio.gather(*[c.take([Window("proc:k", 150, 60_000)]) for _ in range(200)])
+    await c.close()
+    print(r.count(None))
+
+asyncio.run(main())
+"""
+
+
+async def test_sqlite_counters_exact_across_real_processes(sqlite_counters_db) -> None:
+    """Another process takes from the same window at the same time (each through its own write-lock queue)."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SHARER, sqlite_counters_db, stdout=asyncio.subprocess.PIPE
+    )
+    counters = SqliteCounters(sqlite_counters_db)
+    try:
+        mine = 0
+        for _ in range(10):
+            r = await asyncio.gather(*[counters.take([Window("proc:k", 150, 60_000)]) for _ in range(20)])
+            mine += r.count(None)
+        out, _ = await asyncio.wait_for(child.communicate(), 60)
+        assert mine + int(out) == 150
+        assert counters.transactions >= 10
+    finally:
+        await counters.close()

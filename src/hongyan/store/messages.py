@@ -36,6 +36,7 @@ from hongyan.metrics import BALANCE_LOW, COMMIT_BATCH
 from hongyan.store.clock import now_ms
 from hongyan.store.db import WRITER_BUSY_STEP_MS, begin_immediate, ensure_wal
 from hongyan.store.tables import accounts, ledger, messages
+from hongyan.store.writelock import WriteLock
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,7 @@ class SqliteCommitter:
             _positional(insert(ledger).values({k: bindparam(k) for k in ledger_row_keys()}))[0]
         )
         self._deduct = _positional(_DEDUCT)
+        self._lock = WriteLock(path)  # the queue for the file's write lock, shared with other processes' writers
 
     def _connect(self) -> sqlite3.Connection:
         if self._con is None:
@@ -220,6 +222,10 @@ class SqliteCommitter:
         con = self._connect()
         now = now_ms()
         ids = sorted({m.account_id for m in batch})
+        with self._lock:
+            return self._transaction(con, batch, now, ids)
+
+    def _transaction(self, con: sqlite3.Connection, batch: list[NewMessage], now: int, ids: list[int]) -> Committed:
         begin_immediate(con, 10.0)
         try:
             marks = ",".join("?" * len(ids))
@@ -261,6 +267,7 @@ class SqliteCommitter:
             if self._con is not None:
                 self._con.close()
                 self._con = None
+            self._lock.close()
 
         await asyncio.get_running_loop().run_in_executor(self._pool, _close)
         self._pool.shutdown(wait=True)

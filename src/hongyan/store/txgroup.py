@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hongyan.store.db import begin_immediate, is_busy, sqlite_file, sqlite_sync_writer
+from hongyan.store.writelock import WriteLock
 
 T = TypeVar("T")
 Work = Callable[[Any], Awaitable[T]]
@@ -170,6 +171,7 @@ class SqliteTxGroup(TxGroup):
         self._engine = sqlite_sync_writer(path, busy_timeout_ms=busy_timeout_ms)
         self._conn: Connection | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-sqlite")
+        self._lock = WriteLock(path)  # taken before SQLite's write lock: store.writelock
 
     async def _transaction(self, works: list[Work[Any]]) -> list[Any]:
         if self._gate is None:
@@ -185,14 +187,27 @@ class SqliteTxGroup(TxGroup):
         raw = conn.connection.dbapi_connection
         if raw.in_transaction:  # left open by a transaction cancelled while it waited for the lock
             _rollback(conn)
+        # The queue first (store.writelock), then SQLite's lock. Both are tried here; a holder is waited for on the
+        # thread, so the event loop never blocks in flock nor sleeps in SQLite's busy handler.
+        if not self._lock.try_acquire():
+            await _shielded(loop.run_in_executor(self._pool, self._lock.acquire), self._lock.release)
         try:
-            # Tried here first (a busy timeout of a few ms); another process holding the lock is waited for on the
-            # thread, so the event loop never sleeps in SQLite's busy handler.
+            await self._begin(loop, raw)
+            return await self._statements(loop, conn, raw, works)
+        finally:
+            self._lock.release()
+
+    async def _begin(self, loop: asyncio.AbstractEventLoop, raw: sqlite3.Connection) -> None:
+        try:
             raw.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if not is_busy(exc):
                 raise
             await loop.run_in_executor(self._pool, begin_immediate, raw, self._busy_timeout_s)
+
+    async def _statements(
+        self, loop: asyncio.AbstractEventLoop, conn: Connection, raw: sqlite3.Connection, works: list[Work[Any]]
+    ) -> list[Any]:
         try:
             # The statements run here, on the loop: they are CPU work either way, and on a thread each of them
             # (each row, even: sqlite3 lets the GIL go around every step) waited for the GIL behind the busy loop.
@@ -211,9 +226,19 @@ class SqliteTxGroup(TxGroup):
                 self._conn.close()
                 self._conn = None
             self._engine.dispose()
+            self._lock.close()
 
         await asyncio.get_running_loop().run_in_executor(self._pool, close)
         self._pool.shutdown(wait=True)
+
+
+async def _shielded(fut: asyncio.Future[None], undo: Callable[[], None]) -> None:
+    """Await a thread's ``fut``; if the awaiting task is cancelled meanwhile, ``undo`` what the thread still does."""
+    try:
+        await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception() or undo())
+        raise
 
 
 def _commit(conn: Connection) -> None:
