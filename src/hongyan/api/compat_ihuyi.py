@@ -96,29 +96,62 @@ def _header(scope, name: bytes) -> str:
     return ""
 
 
-async def handle(scope, receive, send, *, international: bool) -> None:
-    """The ihuyi endpoint as a bare ASGI handler: always HTTP 200 with the answer bytes."""
+async def answer(
+    platform: Platform,
+    *,
+    query_string: bytes,
+    content_type: str,
+    body: bytes | None,
+    client_ip: str,
+    international: bool,
+) -> Answer:
+    """The answer to one request on an ihuyi endpoint, whatever went wrong (code 0 in the requested format).
+
+    ``body`` is the request body of a POST (None when it was larger than MAX_BODY), b"" for a GET. Shared by
+    the ASGI handler below and the HTTP protocol's direct path (``server.ihuyi_cycle``).
+    """
     fmt = ""
     try:
-        platform: Platform = scope["app"].state.platform
-        query = parse_params(scope.get("query_string", b""), "", b"")
+        query = parse_params(query_string, "", b"")
         fmt = query.get("format", "")  # known even when the body is refused
-        body = await _read_body(receive) if scope["method"] == "POST" else b""
-        params = parse_params(b"", _header(scope, b"content-type"), body, query) if body else query
+        if body is None:
+            raise BodyTooLarge("request body too large")
+        params = parse_params(b"", content_type, body, query) if body else query
         fmt = params.get("format", fmt)
-        client = scope.get("client")
-        answer = await _dispatch(platform, params, client[0] if client else "", international)
+        return await _dispatch(platform, params, client_ip, international)
     except Exception as exc:
         if not isinstance(exc, BodyTooLarge):
-            log.exception("unexpected error in %s", scope.get("path"))
+            log.exception("unexpected error on the %s endpoint", "isms" if international else "sms")
         id_key = "ismsid" if international else "smsid"
-        answer = _answer(wire.submit_answer(codes.FAILED, codes.SUBMIT_MSG[codes.FAILED], "0", fmt, id_key))
-    media_type = _MEDIA_TYPES.get(answer.media_type) or answer.media_type.encode()
+        return _answer(wire.submit_answer(codes.FAILED, codes.SUBMIT_MSG[codes.FAILED], "0", fmt, id_key))
+
+
+def media_type_bytes(answer: Answer) -> bytes:
+    return _MEDIA_TYPES.get(answer.media_type) or answer.media_type.encode()
+
+
+async def handle(scope, receive, send, *, international: bool) -> None:
+    """The ihuyi endpoint as a bare ASGI handler: always HTTP 200 with the answer bytes."""
+    body: bytes | None = b""
+    if scope["method"] == "POST":
+        try:
+            body = await _read_body(receive)
+        except BodyTooLarge:
+            body = None
+    client = scope.get("client")
+    result = await answer(
+        scope["app"].state.platform,
+        query_string=scope.get("query_string", b""),
+        content_type=_header(scope, b"content-type"),
+        body=body,
+        client_ip=client[0] if client else "",
+        international=international,
+    )
     await send(
         {
             "type": "http.response.start",
             "status": 200,
-            "headers": [(b"content-type", media_type), (b"content-length", b"%d" % len(answer.body))],
+            "headers": [(b"content-type", media_type_bytes(result)), (b"content-length", b"%d" % len(result.body))],
         }
     )
-    await send({"type": "http.response.body", "body": answer.body})
+    await send({"type": "http.response.body", "body": result.body})

@@ -24,9 +24,12 @@ never raise anything but :class:`HeadError`.
 from __future__ import annotations
 
 import asyncio
+import urllib.parse
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from hongyan.server.ihuyi_cycle import IhuyiCycle, Route, route_for
 
 __all__ = [
     "MAX_HEAD",
@@ -220,6 +223,7 @@ class LenientHttpToolsProtocol(HttpToolsProtocol):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self._route = route_for(self.app)  # the ihuyi paths answered without ASGI: server.ihuyi_cycle
         self._mode = _HEAD
         self._buf: bytes | bytearray = b""  # head mode: an incomplete head (a bytearray once buffering)
         self._scanned = 0  # head mode: how far _buf has been searched for the end of the head
@@ -237,6 +241,51 @@ class LenientHttpToolsProtocol(HttpToolsProtocol):
             # llhttp ignores data after a "close" message (lenient_data_after_close); so do we.
             self._mode = _DONE
         super().on_message_complete()
+
+    def on_headers_complete(self) -> None:
+        route = self._route
+        if route is not None and not self.expect_100_continue and self.limit_concurrency is None:
+            method = self.parser.get_method()
+            if (method == b"POST" or method == b"GET") and not self.parser.should_upgrade():
+                parsed = httptools.parse_url(self.url)
+                path = parsed.path.decode("ascii")
+                if "%" in path:
+                    path = urllib.parse.unquote(path)
+                international = route.paths.get(self.root_path + path)
+                if international is not None:
+                    self._start_ihuyi(route, international, method == b"POST", parsed.query or b"")
+                    return
+        super().on_headers_complete()
+
+    def _start_ihuyi(self, route: Route, international: bool, post: bool, query_string: bytes) -> None:
+        """As uvicorn starts a request cycle (or queues it behind a pipelined one), with an ``IhuyiCycle``."""
+        content_type = ""
+        forwarded: list[bytes] = []
+        for name, value in self.headers:
+            if name == b"content-type":
+                content_type = content_type or value.decode("latin-1")
+            elif name == b"x-forwarded-for":
+                forwarded.append(value)
+        cycle = IhuyiCycle(
+            route,
+            international=international,
+            post=post,
+            query_string=query_string,
+            content_type=content_type,
+            client_ip=route.client_ip(self.client, forwarded),
+            transport=self.transport,
+            flow=self.flow,
+            default_headers=self.server_state.default_headers,
+            keep_alive=self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive(),
+            on_response=self.on_response_complete,
+        )
+        existing = self.cycle
+        self.cycle = cycle  # type: ignore[assignment]
+        if existing is None or existing.response_complete:
+            self._start_asgi_task(cycle, None)  # type: ignore[arg-type]
+        else:
+            self.flow.pause_reading()
+            self.pipeline.appendleft((cycle, None))  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
         self._unset_keepalive_if_required()
