@@ -7,13 +7,14 @@ latest.md and appends history.jsonl. PostgreSQL figures (``*_pg``) are added whe
 End to end (``e2e_*``): hongyan + the SMSC simulator (DLR after 10 ms) + a receipt receiver in its own process;
 a burst of ``BENCH_E2E_MESSAGES`` (default 10,000) submitted over 64 keep-alive connections measures throughput
 (receipts pushed per second, from the first submit to the last receipt), then ``BENCH_E2E_PACED_S`` seconds at
-``BENCH_E2E_RATE`` msg/s (default 1,000) measure latency under a steady load. Three layouts on SQLite: everything in
-one process (``make run``), the API plus ``hongyan worker all`` (``_split``), and the API plus ``hongyan worker
-dispatch`` and ``hongyan worker push`` (``_split3``); on PostgreSQL the split one.
+``BENCH_E2E_RATE`` msg/s (default 1,000) measure latency under a steady load. Three layouts on SQLite: ``make run``
+(``hongyan serve``: the API, and the workers in a ``hongyan worker all`` child it supervises), everything in one
+process (``_inline``, ``HONGYAN_WORKER_PROCESS=false``), and the API plus ``hongyan worker dispatch`` and ``hongyan
+worker push`` (``_split3``); on PostgreSQL the API plus ``hongyan worker all``.
 
 ``BENCH_ONLY=e2e`` runs only the end-to-end measurements, in the layouts of ``BENCH_E2E_LAYOUTS`` (comma-separated
-``one``, ``split``, ``split3``, ``pg``; default ``one,split``), prints them as JSON and writes nothing (for quick A/B
-runs).
+``one``, ``inline``, ``split`` (API + ``hongyan worker all`` started by hand), ``split3``, ``pg``; default
+``one,split``), prints them as JSON and writes nothing (for quick A/B runs).
 ``BENCH_ONLY=submit`` runs only the baseline and the one-process SQLite Submit (for quick A/B runs of the accept
 path); it prints its figures as one JSON line and writes nothing under bench/results/.
 """
@@ -201,12 +202,15 @@ E2E_RATE = float(os.environ.get("BENCH_E2E_RATE", "1000"))
 E2E_PACED_S = float(os.environ.get("BENCH_E2E_PACED_S", "10"))
 
 
-# (key suffix, `hongyan worker` roles beside the API process, description); no roles: the workers run in the API process
-E2E_LAYOUTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("", (), "one process (make run)"),
-    ("_split", ("all",), "API + `hongyan worker all`"),
-    ("_split3", ("dispatch", "push"), "API + `hongyan worker dispatch` + `hongyan worker push`"),
+# (key suffix, `hongyan worker` roles started beside the API process, description, HONGYAN_WORKER_PROCESS); with no
+# roles, `serve` runs the workers itself: in a child process it supervises (the default), or in its own process.
+E2E_LAYOUTS: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
+    ("", (), "make run: API + its `worker all` child", True),
+    ("_inline", (), "one process (HONGYAN_WORKER_PROCESS=false)", False),
+    ("_split", ("all",), "API + `hongyan worker all`", True),
+    ("_split3", ("dispatch", "push"), "API + `hongyan worker dispatch` + `hongyan worker push`", True),
 )
+E2E_DEFAULT = ("", "_inline", "_split3")  # `_split` is what `make run` does now, started by hand: on request only
 
 
 def e2e_phases(port: int, creds: dict, receiver_port: int, tmp: Path) -> dict[str, float]:
@@ -229,11 +233,17 @@ def e2e_phases(port: int, creds: dict, receiver_port: int, tmp: Path) -> dict[st
     return res
 
 
-def e2e_run(url: str, tmp: Path, *, split: bool = True, workers: tuple[str, ...] = ("all",)) -> dict[str, float]:
+def e2e_run(
+    url: str, tmp: Path, *, split: bool = True, workers: tuple[str, ...] = ("all",), worker_process: bool = True
+) -> dict[str, float]:
     """``split``: the API in one process and a ``hongyan worker ROLE`` process for each of ``workers`` (``all``: the
-    production layout, one per core); else the workers run inside the API process (``HONGYAN_EMBEDDED_WORKERS``, the
-    ``make run`` default)."""
-    env = {**hongyan_env(tmp, url), "HONGYAN_EMBEDDED_WORKERS": "false" if split else "true"}
+    production layout, one per core); else ``serve`` runs the workers (``HONGYAN_EMBEDDED_WORKERS``, the ``make run``
+    default): in a child process it supervises, or with ``worker_process=False`` in its own process."""
+    env = {
+        **hongyan_env(tmp, url),
+        "HONGYAN_EMBEDDED_WORKERS": "false" if split else "true",
+        "HONGYAN_WORKER_PROCESS": "true" if worker_process else "false",
+    }
     creds = json.loads(cli(env, "account", "create", "bench", "--live", "--balance", "1000000000", "--json"))
     cli(env, "signature", "add", creds["account"], "鸿雁", "--approve")
     receiver_port, smsc_port, port = free_port(), free_port(), free_port()
@@ -282,7 +292,12 @@ def e2e_run(url: str, tmp: Path, *, split: bool = True, workers: tuple[str, ...]
         wait_port(port, procs[0])
         time.sleep(1.5)  # the channel binds
         res = e2e_phases(port, creds, receiver_port, Path(tmp))
-        res["rss_mb_e2e"] = round(sum(peak_rss_mb(p.pid) for p in procs), 1)
+        pids = [p.pid for p in procs]
+        pids += [
+            int(k)
+            for k in subprocess.run(["pgrep", "-P", str(procs[0].pid)], capture_output=True, text=True).stdout.split()
+        ]
+        res["rss_mb_e2e"] = round(sum(peak_rss_mb(pid) for pid in pids), 1)  # with serve's worker child
     finally:
         for p in procs:
             p.terminate()
@@ -352,9 +367,17 @@ def e2e_only() -> dict:
                     continue
                 e = e2e_run(url, Path(tmp), split=True)
             else:
-                suffix, roles, _ = next(x for x in E2E_LAYOUTS if x[0] == ("" if layout == "one" else f"_{layout}"))
-                e = e2e_run(f"sqlite+aiosqlite:///{tmp}/e2e.db", Path(tmp), split=bool(roles), workers=roles)
-        suffix = {"one": "", "split": "_split", "split3": "_split3", "pg": "_pg"}[layout]
+                suffix, roles, _, child = next(
+                    x for x in E2E_LAYOUTS if x[0] == ("" if layout == "one" else f"_{layout}")
+                )
+                e = e2e_run(
+                    f"sqlite+aiosqlite:///{tmp}/e2e.db",
+                    Path(tmp),
+                    split=bool(roles),
+                    workers=roles,
+                    worker_process=child,
+                )
+        suffix = {"one": "", "inline": "_inline", "split": "_split", "split3": "_split3", "pg": "_pg"}[layout]
         result.update({k + suffix: v for k, v in e.items()})
     result["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=2))
@@ -401,10 +424,14 @@ def main() -> dict:
         log("submit on embedded SQLite, 2 API processes")
         s2 = submit_run(f"sqlite+aiosqlite:///{tmp}/bench.db", Path(tmp), workers=2)
     result.update({"submit_rps_2proc": s2["rps"], "submit_p99_ms_2proc": s2["p99_ms"]})
-    for suffix, roles, layout in E2E_LAYOUTS:
+    for suffix, roles, layout, child in E2E_LAYOUTS:
+        if suffix not in E2E_DEFAULT:
+            continue
         with tempfile.TemporaryDirectory(prefix="hongyan-bench-e2e-") as tmp:
             log(f"end to end on SQLite, {layout}: {E2E_MESSAGES} messages, simulator, receipts pushed to a receiver")
-            e = e2e_run(f"sqlite+aiosqlite:///{tmp}/e2e.db", Path(tmp), split=bool(roles), workers=roles)
+            e = e2e_run(
+                f"sqlite+aiosqlite:///{tmp}/e2e.db", Path(tmp), split=bool(roles), workers=roles, worker_process=child
+            )
         result.update({k + suffix: v for k, v in e.items()})
     log("pushes: outbox → local receiver, and DLR arrival → push latency (bench/push_bench.py)")
     result.update(push_bench())
@@ -463,7 +490,8 @@ def write(result: dict) -> None:
         ("submit_p99_ms_2proc", "Submit p99 (ms), 2 API processes", "< 20"),
     ]
     for suffix, layout in (
-        ("", "one process"),
+        ("", "make run: API + worker child"),
+        ("_inline", "one process"),
         ("_split", "API + worker process"),
         ("_split3", "API + dispatch + push processes"),
         ("_pg", "PostgreSQL, split"),

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     embedded_workers: bool = Field(
         default=True, description="serve also runs the dispatcher and the pusher (one process, embedded mode)"
     )
+    worker_process: bool = Field(
+        default=True,
+        description="With embedded_workers, serve runs them in a child process (`hongyan worker all`) that it "
+        "starts, restarts and stops: the API and delivery on two cores; false: in the API process",
+    )
     push_retry_base_s: float = Field(default=60.0, description="First push retry after this; doubles each time")
     push_retry_window_s: float = Field(default=86_400.0, description="Pushes are retried this long, then dead")
     push_per_host: int = Field(default=32, description="Concurrent pushes (connections) to one customer host")

@@ -147,3 +147,72 @@ def test_make_run_delivers_through_the_simulators(tmp_path, database_url) -> Non
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def _worker_children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    kids = []
+    for kid in map(int, out):
+        try:
+            cmdline = Path(f"/proc/{kid}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            continue
+        if b"worker" in cmdline and _alive(kid):
+            kids.append(kid)
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+def _wait_for(cond, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while not (value := cond()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+    return value
+
+
+def test_serve_restarts_its_worker_process_and_stops_it(served) -> None:
+    """`serve` runs delivery in a `hongyan worker all` child: started again if it dies, stopped with serve."""
+    port, _curl = served
+    serve_pid = next(
+        int(p)
+        for p in subprocess.run(["pgrep", "-f", "hongyan serve"], capture_output=True, text=True).stdout.split()
+        if _listens(int(p), port)
+    )
+    [first] = _wait_for(lambda: _worker_children(serve_pid))
+    os.kill(first, 9)
+    [second] = _wait_for(lambda: [k for k in _worker_children(serve_pid) if k != first])
+    os.kill(serve_pid, 15)
+    _wait_for(lambda: not _alive(serve_pid) and not _alive(second))
+
+
+def _listens(pid: int, port: int) -> bool:
+    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True).stdout
+    return f"pid={pid}," in out
+
+
+def test_worker_process_stops_when_serve_dies(tmp_path, database_url) -> None:
+    env = {
+        **os.environ,
+        "HONGYAN_DATABASE_URL": database_url,
+        "HONGYAN_VAR_DIR": str(tmp_path),
+        "HONGYAN_SECRET_KEY": "e2e",
+        "HONGYAN_PORT": str(free_port()),
+        "HONGYAN_LOG_LEVEL": "warning",
+    }
+    proc = subprocess.Popen([BIN / "hongyan", "serve"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL)
+    try:
+        [child] = _wait_for(lambda: _worker_children(proc.pid))
+        proc.kill()  # no chance to stop its child
+        proc.wait(10)
+        _wait_for(lambda: not _alive(child), timeout=15)  # it noticed and stopped on its own
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

@@ -79,8 +79,35 @@ def _serve(host: str | None, port: int | None, workers: int) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
         console.print("API only in these processes: run `hongyan worker all` beside them")
         serve_workers(host or settings.host, port or settings.port, workers)
+    elif settings.embedded_workers and settings.worker_process and _database_file_or_server(settings.database_url):
+        _serve_with_worker_child(settings, host or settings.host, port or settings.port)
     else:
         serve(create_app(settings), host or settings.host, port or settings.port)
+
+
+def _database_file_or_server(url: str) -> bool:
+    """A database another process can open (not an in-memory SQLite)."""
+    return ":memory:" not in url and not url.rstrip("/").endswith(("sqlite://", "sqlite+aiosqlite://"))
+
+
+def _serve_with_worker_child(settings, host: str, port: int) -> None:
+    """The API here, the dispatcher and the pusher in a `hongyan worker all` child that this process supervises
+    (server.worker_child); their metrics meet in one multiprocess directory, so /metrics shows both."""
+    from hongyan.api.app import create_app
+    from hongyan.metrics import prepare_dir
+    from hongyan.server.run import serve
+    from hongyan.server.worker_child import WorkerChild
+
+    metrics_dir = prepare_dir(settings.metrics_dir or settings.var_dir / "metrics").resolve()
+    env = {**os.environ, "HONGYAN_METRICS_DIR": str(metrics_dir)}
+    child = WorkerChild(env)
+    child.start()
+    try:
+        serve(
+            create_app(settings.model_copy(update={"embedded_workers": False, "metrics_dir": metrics_dir})), host, port
+        )
+    finally:
+        child.stop()
 
 
 @app.command("serve")

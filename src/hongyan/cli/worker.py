@@ -40,15 +40,30 @@ async def _run(dispatch: bool, push: bool) -> None:
             loop.add_signal_handler(sig, stop.set)
     await workers.start()
     freeze_heap()  # start-up's objects leave the collector's generations
+    watch = asyncio.create_task(_watch_parent(stop))  # `serve`'s worker child: stop if serve died
     console.print(f"worker running (dispatch={dispatch}, push={push}); SIGTERM finishes in-flight work and stops")
     try:
         await stop.wait()
     finally:
+        watch.cancel()
         await workers.stop()  # in-flight submits and pushes finish, outcomes are recorded
         await platform.close()
         from hongyan.metrics import process_exit
 
         process_exit()
+
+
+async def _watch_parent(stop: asyncio.Event, every_s: float = 1.0) -> None:
+    """Started by `serve` (server.worker_child): stop when that process is gone, as on SIGTERM."""
+    from hongyan.server.worker_child import parent_gone, parent_pid_from_env
+
+    parent = parent_pid_from_env()
+    if parent is None:
+        return
+    while not parent_gone(parent):
+        await asyncio.sleep(every_s)
+    console.print("the serve process that started this worker is gone; stopping")
+    stop.set()
 
 
 @worker_app.command("dispatch")
