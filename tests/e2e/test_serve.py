@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -144,6 +145,10 @@ def test_make_run_delivers_through_the_simulators(tmp_path, database_url) -> Non
             assert time.monotonic() < deadline + 30, state
             time.sleep(0.1)
         assert state["carrier_status"] in ("DELIVRD", "UNDELIV", "R:00702")
+        # Delivery ran in serve's worker child; its metrics show in the API's /metrics all the same.
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        submitted = r'\nhongyan_channel_submits_total\{channel="sim-(primary|backup)",outcome="ok"\} 1\.0\n'
+        assert re.search(submitted, metrics), metrics
     finally:
         proc.terminate()
         proc.wait(20)
