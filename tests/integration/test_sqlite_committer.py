@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 
 from hongyan.store.messages import NewMessage, SqliteCommitter
 from hongyan.store.tables import ledger, messages
+from hongyan.store.writelock import WriteLock
 from tests.conftest import ON_POSTGRES, Creds
 
 pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="the SQLite committer")
@@ -79,3 +80,25 @@ async def test_queues_behind_a_worker_holding_the_write_connection(platform, liv
     assert done.verdicts == [True, True]
     assert gate.checkouts == 1
     assert await _counts(platform) == (2, 2)
+
+
+async def test_waits_in_the_file_lock_queue_of_another_process(platform, live: Creds) -> None:
+    """Another process's writer holds the write-lock queue (store.writelock): the batch waits on the committer's
+    thread, not in SQLite's busy handler, and commits once it is let go."""
+    path = platform.engines.write.url.database
+    committer = SqliteCommitter(path, gate=platform.engines.write)
+    other = WriteLock(path)
+    aid = await _account_id(platform, live)
+    other.acquire()
+    try:
+        task = asyncio.create_task(committer.commit([_message(aid, 1)]))
+        await asyncio.sleep(0.2)
+        assert not task.done()
+        assert await _counts(platform) == (0, 0)
+        other.release()
+        done = await asyncio.wait_for(task, 10)
+    finally:
+        other.close()
+        await committer.close()
+    assert done.verdicts == [True]
+    assert await _counts(platform) == (1, 1)

@@ -15,6 +15,7 @@ from hongyan.store.db import sqlite_file
 from hongyan.store.delivery import ReceiptIn, apply_receipts
 from hongyan.store.tables import pending_receipts, unparsed_deliveries
 from hongyan.store.txgroup import SqliteTxGroup, TxGroup, txgroup_for
+from hongyan.store.writelock import WriteLock
 
 
 def _row(reason: str) -> dict:
@@ -125,3 +126,23 @@ async def test_sqlite_group_waits_for_another_process_lock_without_blocking_the_
     finally:
         other.close()
     assert await _reasons(platform) == ["after the lock"]
+
+
+async def test_sqlite_group_queues_behind_another_writer_of_the_file_lock(platform, group) -> None:
+    """Another process's batch writer holds the file's write-lock queue (store.writelock): the group waits for it on
+    its thread, the event loop keeps running, and it writes the moment the holder lets go."""
+    if not isinstance(group, SqliteTxGroup):
+        pytest.skip("SQLite only")
+    other = WriteLock(sqlite_file(platform.engines.write))
+    other.acquire()
+    try:
+        pending = asyncio.ensure_future(group.run(_insert("after the queue")))
+        for _ in range(20):
+            await asyncio.sleep(0.01)  # the loop runs meanwhile
+        assert not pending.done()
+    finally:
+        other.release()
+    assert await pending == "after the queue"
+    assert other.try_acquire()  # the group let go after its commit
+    other.close()
+    assert await _reasons(platform) == ["after the queue"]
