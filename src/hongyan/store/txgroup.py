@@ -213,7 +213,9 @@ class SqliteTxGroup(TxGroup):
             # (each row, even: sqlite3 lets the GIL go around every step) waited for the GIL behind the busy loop.
             tc = ThreadConnection(conn)
             results = [drive(work(tc)) for work in works]
-            await loop.run_in_executor(self._pool, _commit, conn)
+            # The queue is let go on the thread right after COMMIT: waiting for this busy loop to come back first
+            # kept another process's writers (the API's group commit) waiting for nothing.
+            await loop.run_in_executor(self._pool, _commit, conn, self._lock)
         except BaseException:
             if raw.in_transaction:
                 _rollback(conn)
@@ -241,11 +243,13 @@ async def _shielded(fut: asyncio.Future[None], undo: Callable[[], None]) -> None
         raise
 
 
-def _commit(conn: Connection) -> None:
+def _commit(conn: Connection, lock: WriteLock | None = None) -> None:
     conn.commit()
     raw = conn.connection.dbapi_connection
     if raw.in_transaction:  # only store.prepared statements ran: SQLAlchemy saw no transaction to commit
         raw.commit()
+    if lock is not None:
+        lock.release()
 
 
 def _rollback(conn: Connection) -> None:
