@@ -65,3 +65,12 @@ def test_parent_pid_from_env(monkeypatch) -> None:
     assert parent_pid_from_env() is None
     monkeypatch.delenv(PARENT_ENV)
     assert parent_pid_from_env() is None
+
+
+def test_only_a_database_another_process_can_open_gets_a_worker_child() -> None:
+    from hongyan.cli.main import _database_file_or_server
+
+    assert _database_file_or_server("sqlite+aiosqlite:///./var/hongyan.db")
+    assert _database_file_or_server("postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    for memory in ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:", "sqlite://"):
+        assert not _database_file_or_server(memory)

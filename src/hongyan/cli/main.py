@@ -87,7 +87,10 @@ def _serve(host: str | None, port: int | None, workers: int) -> None:
 
 def _database_file_or_server(url: str) -> bool:
     """A database another process can open (not an in-memory SQLite)."""
-    return ":memory:" not in url and not url.rstrip("/").endswith(("sqlite://", "sqlite+aiosqlite://"))
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    return not u.drivername.startswith("sqlite") or u.database not in (None, "", ":memory:")
 
 
 def _serve_with_worker_child(settings, host: str, port: int) -> None:
