@@ -241,13 +241,13 @@ def e2e_phases(port: int, creds: dict, receiver_port: int, tmp: Path) -> dict[st
     E2E_RATE msg/s (latency at a steady load); each counts the receipts that reach the receiver."""
     res: dict[str, float] = {}
     receiver = e2e_load.Receiver(receiver_port, E2E_MESSAGES, str(tmp / "burst.json"))
-    sent, t0, t1 = asyncio.run(e2e_load.submit(port, creds["account"], creds["apikey"], E2E_MESSAGES))
+    sent, t0, t1 = e2e_load.run_loop(e2e_load.submit(port, creds["account"], creds["apikey"], E2E_MESSAGES))
     burst = e2e_load.summarise(sent, receiver.result(180), t0)
     res.update({f"e2e_{k}": v for k, v in burst.items()})
     res["e2e_submit_per_s"] = round(E2E_MESSAGES / (t1 - t0), 1)
     paced_n = int(E2E_RATE * E2E_PACED_S)
     receiver = e2e_load.Receiver(receiver_port, paced_n, str(tmp / "paced.json"))
-    sent, t0, _ = asyncio.run(
+    sent, t0, _ = e2e_load.run_loop(
         e2e_load.submit(port, creds["account"], creds["apikey"], paced_n, rate=E2E_RATE, first=E2E_MESSAGES)
     )
     paced = e2e_load.summarise(sent, receiver.result(180), t0)
