@@ -9,6 +9,8 @@ number in the other base. The relation is symmetric: ``b in id_aliases(a)`` exac
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 _HEX = frozenset("0123456789abcdef")
 _DEC = frozenset("0123456789")
 MAX_NUMERIC_LEN = 40  # longer ids are not numbers an SMSC would re-base; compared as written
@@ -22,6 +24,9 @@ def canonical_id(message_id: str) -> str:
     return s
 
 
+# Pure functions of a string, called for the same id when its submit is recorded and again (twice) when its receipt
+# comes: remembered for the last 64k ids.
+@lru_cache(maxsize=65_536)
 def id_aliases(message_id: str) -> tuple[str, ...]:
     """Canonical spellings of the same id in the other base (not the id itself): the hex spelling when it reads
     as decimal, the decimal spelling when it reads as hex. Empty for ids that are not numbers."""
@@ -35,6 +40,7 @@ def id_aliases(message_id: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(a for a in out if a != s))
 
 
+@lru_cache(maxsize=65_536)
 def lookup_order(message_id: str) -> tuple[str, ...]:
     """The keys to try for a receipt's id, best first: the canonical id, then its aliases."""
     s = canonical_id(message_id)

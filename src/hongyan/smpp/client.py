@@ -70,7 +70,7 @@ class MoMessage:
     parts: int = 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs ~4x; made per message
 class DeliverEvent:
     """What a deliver_sm/data_sm brought: a ``receipt``, an ``mo`` message, or neither (unparseable receipt)."""
 
