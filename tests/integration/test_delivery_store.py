@@ -79,6 +79,25 @@ async def test_lease_is_exclusive_and_expires(platform, live) -> None:
     assert events == 6  # accepted→queued and queued→submitted, once each
 
 
+async def test_leased_row_is_due_when_its_lease_ends_and_retries_go_before_new_messages(platform, live) -> None:
+    first, second = await _send(platform, live, 2)
+    t = now_ms()
+    leased = await _lease(platform, "A", now=t, limit=1)
+    assert [m.smsid for m in leased] == [first]
+    async with platform.engines.read.connect() as conn:
+        row = (await conn.execute(select(messages).where(messages.c.smsid == first))).one()
+    # in flight: outside the index's due range until the lease ends (so a lease never reads it)
+    assert (row.state, row.lease_expires_at, row.next_attempt_at) == ("queued", t + 30_000, t + 30_000)
+    await delivery.record_retry(platform.engines.write, "A", [first], t + 5_000, "no channel")
+    fresh = await _send(platform, live, 3, text="您的订单已签收")
+    # the retry, once due, is leased before the backlog of new messages (limit 2: it and the oldest new one)
+    again = await _lease(platform, "B", now=t + 5_000, limit=2)
+    assert [m.smsid for m in again] == [first, second]
+    assert [m.attempts for m in again] == [2, 1]
+    rest = await _lease(platform, "B", now=t + 5_000, limit=10)
+    assert [m.smsid for m in rest] == fresh
+
+
 async def test_receipts_final_states_and_refunds(platform, live) -> None:
     smsids = await _send(platform, live, 3)
     before = await _balance_matches_ledger(platform, live)

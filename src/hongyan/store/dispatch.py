@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 
 from hongyan.domain.carrier_ids import canonical_id, lookup_order
 from hongyan.domain.receipt_match import mobile_key
@@ -71,23 +71,19 @@ _DUE_COLUMNS = (
 )
 
 
-def _lease(skip_locked: bool) -> Prepared:
-    """Up to ``b_limit`` due messages (accepted ones, and queued ones whose lease expired: a dead worker's) marked
-    queued under ``b_owner``'s lease until ``b_expires``, returning ``_DUE_COLUMNS``."""
+def _lease(state: S, skip_locked: bool) -> Prepared:
+    """Up to ``b_limit`` due messages in ``state`` marked queued under ``b_owner``'s lease until ``b_expires``,
+    returning ``_DUE_COLUMNS``. A leased row is next due when its lease ends (``next_attempt_at`` = the lease's end,
+    renewed with it), so the due range of the (state, next_attempt_at) index holds no row in flight: each lease reads
+    only the rows it takes, in index order, instead of every leased row (checking its lease) and the whole backlog
+    of accepted ones (sorting it by id) as the one statement over both states did."""
     now = bindparam("b_now")
-    due = or_(
-        messages.c.state == S.ACCEPTED.value,
-        and_(
-            messages.c.state == S.QUEUED.value,
-            or_(messages.c.lease_expires_at.is_(None), messages.c.lease_expires_at < now),
-        ),
-    )
-    pick = (
-        select(messages.c.id)
-        .where(due, messages.c.next_attempt_at <= now)
-        .order_by(messages.c.id)
-        .limit(bindparam("b_limit"))
-    )
+    due = [messages.c.state == state.value, messages.c.next_attempt_at <= now]
+    if state is S.QUEUED:  # a dead worker's row, or one given back (retry, in doubt, held)
+        due.append(or_(messages.c.lease_expires_at.is_(None), messages.c.lease_expires_at < now))
+    # accepted rows have next_attempt_at 0: index order is then id order (first come, first sent)
+    pick = select(messages.c.id).where(*due).order_by(messages.c.next_attempt_at, messages.c.id)
+    pick = pick.limit(bindparam("b_limit"))
     if skip_locked:
         pick = pick.with_for_update(skip_locked=True)
     return Prepared(
@@ -97,6 +93,7 @@ def _lease(skip_locked: bool) -> Prepared:
             state=S.QUEUED.value,
             lease_owner=bindparam("b_owner"),
             lease_expires_at=bindparam("b_expires"),
+            next_attempt_at=bindparam("b_expires"),
             attempts=messages.c.attempts + 1,
             updated_at=now,
         )
@@ -104,20 +101,24 @@ def _lease(skip_locked: bool) -> Prepared:
     )
 
 
-_LEASE, _LEASE_SKIP_LOCKED = _lease(False), _lease(True)
+# (state, skip_locked) → statement: queued rows due again are leased first, so a backlog of new messages cannot
+# starve retries and a dead worker's messages.
+_LEASES = {(state, locked): _lease(state, locked) for state in (S.QUEUED, S.ACCEPTED) for locked in (False, True)}
 
 
 async def lease_due(
     engine: Writer, *, owner: str, limit: int, lease_ms: int, skip_locked: bool, now: int | None = None
 ) -> list[DueMessage]:
-    """Take up to ``limit`` due messages: accepted ones, and queued ones whose lease expired (a dead
-    worker's). One statement marks them queued under this owner's lease; first leases get an event row."""
+    """Take up to ``limit`` due messages: queued ones due again (a dead worker's, or given back for a retry),
+    then accepted ones. They are marked queued under this owner's lease; first leases get an event row."""
     now = now or now_ms()
-    stmt = _LEASE_SKIP_LOCKED if skip_locked else _LEASE
     params = {"b_now": now, "b_limit": limit, "b_owner": owner, "b_expires": now + lease_ms}
 
     async def work(conn) -> list[DueMessage]:
-        rows = [DueMessage(*r) for r in await run(conn, stmt, params)]
+        rows = [DueMessage(*r) for r in await run(conn, _LEASES[(S.QUEUED, skip_locked)], params)]
+        if len(rows) < limit:
+            more = {**params, "b_limit": limit - len(rows)}
+            rows += [DueMessage(*r) for r in await run(conn, _LEASES[(S.ACCEPTED, skip_locked)], more)]
         first = [r for r in rows if r.attempts == 1]
         if first:
             await record_events(conn, [(r.smsid, S.ACCEPTED, S.QUEUED, None) for r in first], now)

@@ -370,7 +370,7 @@ class Dispatcher:
                 await conn.execute(
                     update(messages)
                     .where(messages.c.smsid.in_(smsids[i : i + 500]), messages.c.lease_owner == self.owner)
-                    .values(lease_expires_at=until)
+                    .values(lease_expires_at=until, next_attempt_at=until)  # due again when the lease ends
                 )
 
         await write(self._writer, work)
