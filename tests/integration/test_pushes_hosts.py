@@ -121,7 +121,10 @@ async def test_one_cycle_records_hands_back_and_leases(platform, live) -> None:
 
     assert await cycle("w1", outbox_store.Outcomes(), 3) == ["a", "b", "c"]
     assert await cycle("w2", outbox_store.Outcomes(), 10) == ["d"]  # a, b, c are w1's
-    ids = {ref: row["id"] for ref, row in (await _rows(platform)).items()}
+    rows = await _rows(platform)
+    ids = {ref: row["id"] for ref, row in rows.items()}
+    # a leased row is next due when its lease ends: outside the index's due range while in flight
+    assert all(r["next_attempt_at"] == r["lease_expires_at"] for r in rows.values())
     # w2 cannot record for rows w1 holds
     assert await cycle("w2", outbox_store.Outcomes(delivered=[ids["a"]], released=[ids["b"]]), 0) == []
     assert {r["lease_owner"] for ref, r in (await _rows(platform)).items() if ref in "abc"} == {"w1"}
@@ -140,7 +143,8 @@ async def test_one_cycle_records_hands_back_and_leases(platform, live) -> None:
     assert rows["c"]["state"] == "pending" and rows["c"]["next_attempt_at"] == later and rows["c"]["attempts"] == 1
     assert rows["d"]["lease_expires_at"] == before and rows["d"]["lease_owner"] == "w2"
     await cycle("w2", outbox_store.Outcomes(renewed=[ids["d"]]), 0, 600_000)
-    assert (await _rows(platform))["d"]["lease_expires_at"] > before + 500_000
+    d = (await _rows(platform))["d"]
+    assert d["lease_expires_at"] > before + 500_000 and d["next_attempt_at"] == d["lease_expires_at"]
 
 
 async def test_unsafe_targets_are_dead_letters_at_once(platform, live, receiver) -> None:

@@ -226,7 +226,7 @@ async def _record(conn: AsyncConnection, owner: str, o: Outcomes, now: int, leas
         await conn.execute(
             update(outbox)
             .where(outbox.c.id.in_(list(o.renewed)), held, outbox.c.state == PENDING)
-            .values(lease_expires_at=now + lease_ms)
+            .values(lease_expires_at=now + lease_ms, next_attempt_at=now + lease_ms)
         )
 
 
@@ -245,7 +245,9 @@ _LEASED_COLUMNS = (
 
 def _lease_stmt(now: Any, skip_locked: bool, skip_hosts: Sequence[str] = ()) -> Any:
     """Up to ``b_limit`` due rows (not on ``skip_hosts``), oldest first, leased to ``b_owner`` until ``b_expires``
-    with the attempt counted, returning ``_LEASED_COLUMNS``."""
+    with the attempt counted, returning ``_LEASED_COLUMNS``. A leased row is next due when its lease ends
+    (``next_attempt_at`` = the lease's end, renewed with it), so the due range of the (state, next_attempt_at) index
+    holds no row in flight and a lease reads only the rows it takes."""
     due = and_(
         outbox.c.state == PENDING,
         outbox.c.next_attempt_at <= now,
@@ -261,6 +263,7 @@ def _lease_stmt(now: Any, skip_locked: bool, skip_hosts: Sequence[str] = ()) -> 
         .values(
             lease_owner=bindparam("b_owner"),
             lease_expires_at=bindparam("b_expires"),
+            next_attempt_at=bindparam("b_expires"),
             attempts=outbox.c.attempts + 1,
         )
         .returning(*_LEASED_COLUMNS)
