@@ -207,6 +207,56 @@ async def test_100_parallel_submits_accept_exactly_the_daily_limit(env: Env) -> 
     assert await stored(p) == 5
 
 
+async def test_sql_counters_on_sqlite_take_in_the_message_transaction(env: Env) -> None:
+    """``HONGYAN_COUNTERS=sql`` on a SQLite file: the Submit path's takes run in the accept committer's transaction
+    (no transaction of the counters' own), with the same answers."""
+    p = env.platform
+    if p.settings.counters != "sql" or not p.engines.is_sqlite:
+        pytest.skip("SQLite counters only")
+    assert p.counters.take_in_commit
+    accepted(await env.send(content=CODE))
+    rejected(await env.send(content=CODE), 4080, T4080)  # the same second
+    env.tick()
+    assert await env.attempts(5, content=CODE) == [2, 2, 2, 2, 4085]
+    assert p.counters.transactions == 0  # only release and clear would use one
+    async with p.engines.read.connect() as conn:
+        rows = dict((await conn.exec_driver_sql("SELECT key, value FROM counters")).all())
+    who = f"{(await p.load_account(env.creds.account)).id}:{MOBILE}"
+    day = beijing_day(env.now[0])[0]
+    assert rows[f"code:{who}:{day}"] == 5 and rows[f"day:{who}:{day}"] == 5 and rows[f"att:{who}:{day}"] == 7
+
+
+async def test_two_platforms_on_one_sqlite_file_accept_exactly_the_daily_limit(settings) -> None:
+    """Two accepting processes' worth of state (each its own committer, counters and connections) on one file, as
+    ``serve --workers 2`` runs: 100 parallel Submits to one number, half through each, store exactly the limit."""
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite counters only")
+    settings = settings.model_copy(update={**DEFAULTS, "limit_per_second": 1000, "counters": "sql"})
+    a, b = await Platform.open(settings), await Platform.open(settings)
+    try:
+        assert a.counters.take_in_commit and b.counters.take_in_commit
+        c = await svc.create_account(a, "shared", balance=1000, live=True)
+        await svc.add_signature(a, c.account, SIGNATURE, approve=True)
+        clients = [
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=create_app(p.settings, platform=p), client=("127.0.0.1", 40000)),
+                base_url="http://106.ihuyi.com",
+            )
+            for p in (a, b)
+        ]
+        creds = Creds(c.account, c.apikey)
+        rs = await asyncio.gather(*[send(clients[i % 2], creds, content=NOTICE) for i in range(100)])
+        got = [int(r.content.split(b"<code>")[1].split(b"</code>")[0]) for r in rs]
+        assert got.count(2) == 5, got
+        assert set(got) <= {2, 4082, 408, 4030}
+        assert await stored(a) == 5
+        for client in clients:
+            await client.aclose()
+    finally:
+        await a.close()
+        await b.close()
+
+
 async def test_refused_by_balance_or_store_gives_the_units_back(env: Env) -> None:
     p = env.platform
     poor = await svc.create_account(p, "poor", balance=1, live=True)

@@ -4,11 +4,14 @@ it, else takes the file's write lock directly; either way every message of the b
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import sqlite3
 from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy import func, select, text
 
+from hongyan.domain.windows import Take, Window
 from hongyan.store.messages import NewMessage, SqliteCommitter
 from hongyan.store.tables import ledger, messages
 from hongyan.store.writelock import WriteLock
@@ -102,3 +105,46 @@ async def test_waits_in_the_file_lock_queue_of_another_process(platform, live: C
         await committer.close()
     assert done.verdicts == [True]
     assert await _counts(platform) == (1, 1)
+
+
+async def _counters(platform) -> dict[str, int]:
+    async with platform.engines.read.connect() as conn:
+        return dict((await conn.execute(text("SELECT key, value FROM counters"))).all())
+
+
+async def _set_balance(platform, aid: int, balance: int) -> None:
+    async with platform.engines.write.begin() as conn:
+        await conn.execute(text("UPDATE accounts SET balance = :b WHERE id = :a"), {"a": aid, "b": balance})
+
+
+async def test_takes_are_applied_in_the_batch_transaction(platform, live: Creds) -> None:
+    """Messages carrying a take (``HONGYAN_COUNTERS=sql`` on SQLite): refused ones are not stored, one the balance
+    refuses gives its windows back, and the counters commit with the messages."""
+    path = platform.engines.write.url.database
+    committer = SqliteCommitter(path, gate=platform.engines.write)
+    aid = await _account_id(platform, live)
+    day = Window("day:x", 2, 3_600_000)
+    take = Take([day], Window("att:x", 10, 3_600_000))
+    await _set_balance(platform, aid, 3)
+    batch = [dataclasses.replace(_message(aid, i), take=take, segments=1 if i < 3 else 5) for i in range(4)]
+    batch[3] = dataclasses.replace(batch[3], take=None, segments=1)  # no take: only the balance decides
+    try:
+        done = await committer.commit(batch)
+        # 0, 1: taken and stored; 2: the day window is full (index 0); 3: stored without a take
+        assert done.verdicts == [True, True, False, True] and done.limited == {2: 0}
+        assert await _counters(platform) == {"day:x": 2, "att:x": 3}
+        assert await _counts(platform) == (3, 3)
+        # a failing batch (a duplicate smsid) writes none of its takes
+        await _set_balance(platform, aid, 10)
+        with pytest.raises(sqlite3.IntegrityError):
+            fresh = Take([Window("day:z", 5, 3_600_000)], Window("att:x", 10, 3_600_000))
+            await committer.commit([dataclasses.replace(_message(aid, 0), take=fresh)])
+        assert await _counters(platform) == {"day:x": 2, "att:x": 3}
+        # the balance (none left) refuses a taken message: its window is given back, the attempt stays counted
+        await _set_balance(platform, aid, 0)
+        other = Take([Window("day:y", 5, 3_600_000)], Window("att:x", 10, 3_600_000))
+        done = await committer.commit([dataclasses.replace(_message(aid, 9), take=other)])
+        assert done.verdicts == [False] and done.limited == {}
+        assert await _counters(platform) == {"day:x": 2, "att:x": 4, "day:y": 0}
+    finally:
+        await committer.close()

@@ -68,6 +68,9 @@ class SubmitContext:
     policy: Any = None  # hongyan.policy.state.PolicyState (blacklists, words)
     counters: Any = None  # hongyan.policy.counters.Counters
     taken: list[str] = field(default_factory=list)  # counter keys to give back if the message is not stored
+    # the frequency-limit take left for the message's own transaction (counters with ``take_in_commit``):
+    # ``pipeline.limits.DeferredTake``, answered by ``pipeline.limits.deferred_verdict``
+    deferred: Any = None
     extras: dict[str, object] = field(default_factory=dict)
 
 

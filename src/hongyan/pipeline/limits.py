@@ -34,8 +34,8 @@ from typing import NamedTuple, Protocol
 
 from hongyan.domain import codes
 from hongyan.domain.codes import Rejected
+from hongyan.domain.windows import OVER, Take, Window
 from hongyan.pipeline.context import PipelineConfig, SubmitContext
-from hongyan.policy.counters import OVER, Window
 
 BEIJING = timezone(timedelta(hours=8))
 _DAY_TTL_SLACK_MS = 3_600_000  # a day window outlives its day by an hour (clock skew between processes)
@@ -138,10 +138,30 @@ def frequency_limits(ctx: SubmitContext) -> Rejected | Awaitable[Rejected | None
     else:
         windows = (second, daily)
     attempts = Window(f"att:{who}:{day}", limits.ceiling, day_ttl)
+    if getattr(ctx.counters, "take_in_commit", False):
+        # the SQLite counters of several processes: taken in the transaction that stores the message (one lock
+        # turn for both); the store answers with the take's result, and ``deferred_verdict`` reads it
+        ctx.deferred = DeferredTake(Take(windows, attempts), day, limits)
+        return None
     take_now = getattr(ctx.counters, "take_now", None)
     if take_now is not None:
         return _verdict(ctx, take_now(windows, counted=attempts), windows, attempts, day, limits)
     return _take(ctx, windows, attempts, day, limits)
+
+
+class DeferredTake(NamedTuple):
+    take: Take  # windows and the attempt count, as ``Counters.take`` gets them
+    day: str
+    limits: Limits
+
+
+def deferred_verdict(ctx: SubmitContext, answer: int) -> Rejected | Awaitable[Rejected]:
+    """The answer of a take applied by the store (``ctx.deferred``, refused: a window index or ``OVER``) as the
+    check's result; the 408 path awaits (it lists the number)."""
+    d: DeferredTake = ctx.deferred
+    verdict = _verdict(ctx, answer, tuple(d.take.windows), d.take.counted, d.day, d.limits)
+    assert verdict is not None
+    return verdict
 
 
 async def _take(

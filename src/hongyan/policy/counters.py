@@ -24,27 +24,21 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hongyan.domain.windows import OVER, Clear, Op, Release, Take, Window, first_full
+from hongyan.store import counter_rows
 from hongyan.store.db import WRITER_BUSY_STEP_MS, begin_immediate, ensure_wal, is_busy
 from hongyan.store.tables import counters as _table
 from hongyan.store.writelock import WriteLock
 
 Clock = Callable[[], float]
 T = TypeVar("T")
-OVER = -1
-"""``take``'s answer when the ``counted`` window passed its limit (nothing else was taken)."""
-
-
-class Window(NamedTuple):  # built three times per Submit: a NamedTuple is much cheaper than a frozen dataclass
-    key: str
-    limit: int
-    ttl_ms: int
 
 
 class Counters(Protocol):
@@ -62,13 +56,6 @@ class Counters(Protocol):
         ...
 
     async def close(self) -> None: ...
-
-
-def _first_full(values: Sequence[int], windows: Sequence[Window]) -> int | None:
-    for i, w in enumerate(windows):
-        if values[i] >= w.limit:
-            return i
-    return None
 
 
 class MemoryCounters:
@@ -162,8 +149,6 @@ class SqliteCounters:
     was written).
     """
 
-    _ROWS = 300  # rows per SELECT / INSERT: 900 bound variables, under SQLite's oldest limit of 999
-
     def __init__(self, path: str, clock: Clock = time.time, sweep_every: int = 1000, batch_max: int = 512) -> None:
         self._path = path
         self._clock = clock
@@ -173,9 +158,13 @@ class SqliteCounters:
         self._db: sqlite3.Connection | None = None
         self._lock = WriteLock(path)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hongyan-counters")
-        self._queue: list[tuple[_Op, asyncio.Future[Any]]] = []
+        self._queue: list[tuple[Op, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.transactions = 0
+        # Set by the platform when its accept committer writes to the same file: the Submit path then leaves its
+        # takes to the transaction that stores the message (``store.messages``), and only release and clear come
+        # here.
+        self.take_in_commit = False
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -187,7 +176,7 @@ class SqliteCounters:
             self._db = db
         return self._db
 
-    async def _run(self, op: _Op) -> Any:
+    async def _run(self, op: Op) -> Any:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((op, fut))
         if self._flusher is None:
@@ -212,7 +201,7 @@ class SqliteCounters:
         finally:
             self._flusher = None
 
-    async def _transaction(self, ops: list[_Op]) -> list[Any]:
+    async def _transaction(self, ops: list[Op]) -> list[Any]:
         loop = asyncio.get_running_loop()
         if self._db is None:
             await loop.run_in_executor(self._thread, self._conn)
@@ -238,48 +227,27 @@ class SqliteCounters:
         self.transactions += 1
         return results
 
-    def _apply(self, db: sqlite3.Connection, now: int, ops: list[_Op]) -> list[Any]:
-        keys = sorted({key for op in ops for key in op.names_of()})
-        rows = _Rows(now)
-        for i in range(0, len(keys), self._ROWS):
-            chunk = keys[i : i + self._ROWS]
-            marks = ",".join("?" * len(chunk))
-            for key, value, expires_at in db.execute(
-                f"SELECT key, value, expires_at FROM counters WHERE key IN ({marks})", chunk
-            ):
-                if expires_at > now:
-                    rows.live[key] = (value, expires_at)
+    def _apply(self, db: sqlite3.Connection, now: int, ops: list[Op]) -> list[Any]:
+        rows = counter_rows.read(db, (key for op in ops for key in op.names_of()), now)
         results = [op.apply(rows) for op in ops]
-        upserts = [(k, *v) for k, v in rows.written.items() if v is not None]
-        for i in range(0, len(upserts), self._ROWS):
-            chunk = upserts[i : i + self._ROWS]
-            db.execute(
-                "INSERT INTO counters (key, value, expires_at) VALUES "
-                + ",".join(["(?,?,?)"] * len(chunk))
-                + " ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
-                [x for row in chunk for x in row],
-            )
-        gone = [k for k, v in rows.written.items() if v is None]
-        for i in range(0, len(gone), self._ROWS):
-            chunk = gone[i : i + self._ROWS]
-            db.execute(f"DELETE FROM counters WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+        counter_rows.write(db, rows)
         before, self._ops = self._ops, self._ops + len(ops)
         if before // self._sweep_every != self._ops // self._sweep_every:
-            db.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))
+            counter_rows.sweep(db, now)
         return results
 
     async def take(self, windows: Sequence[Window], counted: Window | None = None) -> int | None:
         if not windows and counted is None:
             return None
-        return await self._run(_Take(windows, counted))
+        return await self._run(Take(windows, counted))
 
     async def release(self, keys: Sequence[str]) -> None:
         if keys:
-            await self._run(_Release(keys))
+            await self._run(Release(keys))
 
     async def clear(self, keys: Sequence[str]) -> None:
         if keys:
-            await self._run(_Clear(keys))
+            await self._run(Clear(keys))
 
     async def close(self) -> None:
         if self._flusher is not None:
@@ -293,74 +261,6 @@ class SqliteCounters:
 
         await asyncio.get_running_loop().run_in_executor(self._thread, shut)
         self._thread.shutdown(wait=True)
-
-
-class _Rows:
-    """What one SqliteCounters transaction read (live rows: key → (value, expires_at)) and will write (key → row,
-    or None to delete)."""
-
-    __slots__ = ("live", "now", "written")
-
-    def __init__(self, now: int) -> None:
-        self.now = now
-        self.live: dict[str, tuple[int, int]] = {}
-        self.written: dict[str, tuple[int, int] | None] = {}
-
-    def bump(self, key: str, ttl_ms: int) -> int:
-        value, expires_at = self.live.get(key, (0, self.now + ttl_ms))
-        self.live[key] = self.written[key] = (value + 1, expires_at)
-        return value + 1
-
-
-class _Op(Protocol):
-    def names_of(self) -> Sequence[str]: ...
-
-    def apply(self, rows: _Rows) -> Any: ...
-
-
-class _Take(NamedTuple):
-    windows: Sequence[Window]
-    counted: Window | None
-
-    def names_of(self) -> list[str]:
-        keys = [w.key for w in self.windows]
-        return keys if self.counted is None else [*keys, self.counted.key]
-
-    def apply(self, rows: _Rows) -> int | None:
-        counted = self.counted
-        if counted is not None and rows.bump(counted.key, counted.ttl_ms) > counted.limit:
-            return OVER
-        full = _first_full([rows.live.get(w.key, (0, 0))[0] for w in self.windows], self.windows)
-        if full is not None:
-            return full
-        for w in self.windows:
-            rows.bump(w.key, w.ttl_ms)
-        return None
-
-
-class _Release(NamedTuple):
-    names: Sequence[str]
-
-    def names_of(self) -> Sequence[str]:
-        return self.names
-
-    def apply(self, rows: _Rows) -> None:
-        for key in self.names:
-            hit = rows.live.get(key)
-            if hit is not None and hit[0] > 0:
-                rows.live[key] = rows.written[key] = (hit[0] - 1, hit[1])
-
-
-class _Clear(NamedTuple):
-    names: Sequence[str]
-
-    def names_of(self) -> Sequence[str]:
-        return self.names
-
-    def apply(self, rows: _Rows) -> None:
-        for key in self.names:
-            rows.live.pop(key, None)
-            rows.written[key] = None
 
 
 class SqlCounters:
@@ -413,7 +313,7 @@ class SqlCounters:
                 await self._put(conn, [{"key": counted.key, "value": value + 1, "expires_at": expires_at}])
                 if value + 1 > counted.limit:
                     return OVER
-            full = _first_full([live.get(w.key, (0, 0))[0] for w in windows], windows)
+            full = first_full([live.get(w.key, (0, 0))[0] for w in windows], windows)
             if full is not None:
                 return full
             rows = []

@@ -10,12 +10,12 @@ from hongyan.domain.account import AccountView
 from hongyan.domain.smsid import SmsIdGenerator
 from hongyan.keys import KeyBox, load_keybox
 from hongyan.pipeline.context import NOT_CACHED
-from hongyan.policy.counters import Counters, counters_for
+from hongyan.policy.counters import Counters, SqliteCounters, counters_for
 from hongyan.policy.state import PolicyState
 from hongyan.settings import Settings
 from hongyan.store import accounts as account_store
 from hongyan.store.db import Engines, PoolConfig, create_engines, upgrade_async
-from hongyan.store.messages import MessageWriter, committer_for
+from hongyan.store.messages import MessageWriter, SqliteCommitter, committer_for
 from hongyan.store.nodes import claim_node
 
 
@@ -75,8 +75,9 @@ class Platform:
         self.settings = settings
         self.engines = engines
         self.keybox = keybox
+        committer = committer_for(engines.write, is_sqlite=engines.is_sqlite)
         self.writer = MessageWriter(
-            committer_for(engines.write, is_sqlite=engines.is_sqlite),
+            committer,
             batch_max=settings.commit_batch_max,
             balance_low=settings.balance_low_segments,
         )
@@ -92,6 +93,10 @@ class Platform:
             engine=engines.write,
             clock=lambda: self.clock(),
         )
+        if isinstance(self.counters, SqliteCounters) and isinstance(committer, SqliteCommitter):
+            # the limits of a Submit are taken in the transaction that stores it: one turn of the file's write
+            # lock per batch for both, instead of one for the counters and one for the messages
+            self.counters.take_in_commit = True
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True, writer: bool = True) -> Platform:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from hongyan.domain import codes
 from hongyan.domain.codes import Rejected
 from hongyan.pipeline.context import PipelineConfig, SubmitContext, SubmitRequest
+from hongyan.pipeline.limits import deferred_verdict
 from hongyan.pipeline.run import SUBMIT_CHECKS, run_checks
 from hongyan.services.platform import Platform
-from hongyan.store.messages import NewMessage
+from hongyan.store.messages import LimitHit, NewMessage
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,7 @@ async def submit(platform: Platform, req: SubmitRequest, checks=SUBMIT_CHECKS) -
         template_id=ctx.template.id if ctx.template else None,
         segments=ctx.segments,
         unit_price_micros=ctx.account.unit_price_micros,
+        take=ctx.deferred.take if ctx.deferred is not None else None,
     )
     try:
         stored = await platform.writer.write(message)
@@ -74,6 +77,9 @@ async def submit(platform: Platform, req: SubmitRequest, checks=SUBMIT_CHECKS) -
         log.exception("submit not stored", extra={"account": ctx.account.api_id})
         await platform.counters.release(ctx.taken)
         return SubmitOutcome.rejected(Rejected.of(codes.FAILED))
+    if isinstance(stored, LimitHit):  # the limits, taken in the message's transaction, refused it
+        verdict = deferred_verdict(ctx, stored.answer)
+        return SubmitOutcome.rejected(await verdict if isinstance(verdict, Awaitable) else verdict)
     if not stored:
         await platform.counters.release(ctx.taken)
         return SubmitOutcome.rejected(Rejected.of(codes.INSUFFICIENT_BALANCE))

@@ -32,7 +32,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hongyan.domain.states import LedgerKind, MessageState
+from hongyan.domain.windows import Release, Rows, Take
 from hongyan.metrics import BALANCE_LOW, COMMIT_BATCH
+from hongyan.store import counter_rows
 from hongyan.store.clock import now_ms
 from hongyan.store.db import WRITER_BUSY_STEP_MS, begin_immediate, ensure_wal
 from hongyan.store.tables import accounts, ledger, messages
@@ -52,6 +54,17 @@ class NewMessage:
     template_id: int | None
     segments: int
     unit_price_micros: int | None = None
+    # the frequency-limit take to apply in the batch's transaction (``HONGYAN_COUNTERS=sql`` on a SQLite file,
+    # ``SqliteCommitter`` only): the message is stored only when it is taken, and the windows are given back when
+    # the balance then refuses it
+    take: Take | None = None
+
+
+class LimitHit(NamedTuple):
+    """``MessageWriter.write``'s answer for a message its take refused: the take's answer (the index of the full
+    window, or ``OVER``)."""
+
+    answer: int
 
 
 class WriterClosed(RuntimeError):
@@ -61,14 +74,34 @@ class WriterClosed(RuntimeError):
 def decide(batch: list[NewMessage], balances: dict[int, int]) -> tuple[list[bool], dict[int, int]]:
     """Per message, in arrival order: does the account's balance still cover it? Returns the verdicts and
     the total to deduct per account."""
+    verdicts, taken, _ = decide_with_takes(batch, balances, None)
+    return verdicts, taken
+
+
+def decide_with_takes(
+    batch: list[NewMessage], balances: dict[int, int], rows: Rows | None
+) -> tuple[list[bool], dict[int, int], dict[int, int]]:
+    """``decide``, with the messages' takes applied to ``rows`` first, in arrival order: a message whose take is
+    refused is not stored (position → the take's answer in the third result); one the balance then refuses gives
+    its windows back, so the counts stay exact (the attempt count stays: it counts attempts)."""
     verdicts: list[bool] = []
     taken: dict[int, int] = defaultdict(int)
-    for m in batch:
+    limited: dict[int, int] = {}
+    for i, m in enumerate(batch):
+        take = m.take if rows is not None else None
+        if take is not None:
+            answer = take.apply(rows)
+            if answer is not None:
+                limited[i] = answer
+                verdicts.append(False)
+                continue
         ok = balances.get(m.account_id, 0) - taken[m.account_id] >= m.segments
         verdicts.append(ok)
         if ok:
             taken[m.account_id] += m.segments
-    return verdicts, dict(taken)
+        elif take is not None:
+            Release([w.key for w in take.windows]).apply(rows)
+    return verdicts, dict(taken), limited
 
 
 def crossed_below(balances: dict[int, int], taken: dict[int, int], threshold: int) -> dict[int, int]:
@@ -85,9 +118,10 @@ def crossed_below(balances: dict[int, int], taken: dict[int, int], threshold: in
 
 
 class Committed(NamedTuple):
-    verdicts: list[bool]  # per message: accepted (the balance covered it)
+    verdicts: list[bool]  # per message: accepted (the balance covered it, and its take if it had one)
     balances: dict[int, int]  # account id → balance before the batch (read under the batch's lock)
     taken: dict[int, int]  # account id → segments deducted
+    limited: dict[int, int]  # position in the batch → the answer of the take that refused that message
 
 
 def message_row(m: NewMessage, now: int) -> dict[str, Any]:
@@ -166,6 +200,8 @@ class SqlAlchemyCommitter:
         self._lock_rows = lock_rows
 
     async def commit(self, batch: list[NewMessage]) -> Committed:
+        if any(m.take is not None for m in batch):
+            raise ValueError("takes in the batch transaction need the SQLite committer")
         now = now_ms()
         account_ids = sorted({m.account_id for m in batch})
         async with self._engine.begin() as conn:
@@ -179,7 +215,7 @@ class SqlAlchemyCommitter:
                 await conn.execute(_DEDUCT, [{"aid": a, "amount": n, "now": now} for a, n in taken.items()])
                 await conn.execute(insert(messages), [message_row(m, now) for m in accepted])
                 await conn.execute(insert(ledger), [ledger_row(m, now) for m in accepted])
-        return Committed(verdicts, balances, taken)
+        return Committed(verdicts, balances, taken, {})
 
     async def close(self) -> None:
         return None
@@ -206,6 +242,8 @@ class SqliteCommitter:
         )
         self._deduct = _positional(_DEDUCT)
         self._lock = WriteLock(path)  # the queue for the file's write lock, shared with other processes' writers
+        self._takes = 0  # takes applied since the last sweep of ended counter windows
+        self._sweep_every = 1000
 
     def _connect(self) -> sqlite3.Connection:
         if self._con is None:
@@ -230,7 +268,15 @@ class SqliteCommitter:
         try:
             marks = ",".join("?" * len(ids))
             balances = dict(con.execute(f"SELECT id, balance FROM accounts WHERE id IN ({marks})", ids).fetchall())
-            verdicts, taken = decide(batch, balances)
+            takes = [m.take for m in batch if m.take is not None]
+            rows = counter_rows.read(con, (k for t in takes for k in t.names_of()), now) if takes else None
+            verdicts, taken, limited = decide_with_takes(batch, balances, rows)
+            if rows is not None:
+                counter_rows.write(con, rows)
+                self._takes += len(takes)
+                if self._takes >= self._sweep_every:
+                    self._takes = 0
+                    counter_rows.sweep(con, now)
             accepted = [m for m, ok in zip(batch, verdicts, strict=True) if ok]
             if accepted:
                 sql, order = self._deduct
@@ -242,7 +288,7 @@ class SqliteCommitter:
             if con.in_transaction:
                 con.execute("ROLLBACK")
             raise
-        return Committed(verdicts, balances, taken)
+        return Committed(verdicts, balances, taken, limited)
 
     def _gate_busy(self) -> bool:
         """Whether a worker holds the write engine's connection (and others may queue behind it)."""
@@ -332,7 +378,7 @@ class MessageWriter:
         self._committer = committer
         self._batch_max = batch_max
         self.balance_low = balance_low  # segments; a commit taking an account below this warns once (0 = off)
-        self._queue: asyncio.Queue[tuple[NewMessage, asyncio.Future[bool]] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[NewMessage, asyncio.Future[bool | LimitHit]] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.batches = 0
@@ -353,11 +399,12 @@ class MessageWriter:
             self._task = None
         await self._committer.close()
 
-    async def write(self, msg: NewMessage) -> bool:
-        """Store the message and deduct its segments; False when the balance is short (nothing written)."""
+    async def write(self, msg: NewMessage) -> bool | LimitHit:
+        """Store the message and deduct its segments; False when the balance is short, ``LimitHit`` when its take
+        was refused (nothing written but the take's attempt count)."""
         if self._closed or self._task is None:
             raise WriterClosed("message writer is not running")
-        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[bool | LimitHit] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((msg, fut))
         # Nothing else awaits ``fut``: a cancelled caller cancels it, and _settle skips a done future (the
         # message is still committed with its batch, as it was when a shield kept the future alive).
@@ -367,7 +414,7 @@ class MessageWriter:
         stopping = False
         while not stopping:
             item = await self._queue.get()
-            batch: list[tuple[NewMessage, asyncio.Future[bool]]] = []
+            batch: list[tuple[NewMessage, asyncio.Future[bool | LimitHit]]] = []
             if item is None:
                 stopping = True
             else:
@@ -381,9 +428,9 @@ class MessageWriter:
             if batch:
                 await self._commit_batch(batch)
 
-    async def _commit_batch(self, batch: list[tuple[NewMessage, asyncio.Future[bool]]]) -> None:
+    async def _commit_batch(self, batch: list[tuple[NewMessage, asyncio.Future[bool | LimitHit]]]) -> None:
         try:
-            verdicts, balances, taken = await self._committer.commit([m for m, _ in batch])
+            verdicts, balances, taken, limited = await self._committer.commit([m for m, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
                 log.exception("message commit failed", extra={"smsid": batch[0][0].smsid})
@@ -402,8 +449,8 @@ class MessageWriter:
                 _report_low(low, self.balance_low)
         for hook in self.on_commit:
             hook()
-        for (_, fut), ok in zip(batch, verdicts, strict=True):
-            _settle(fut, result=ok)
+        for i, ((_, fut), ok) in enumerate(zip(batch, verdicts, strict=True)):
+            _settle(fut, result=LimitHit(limited[i]) if i in limited else ok)
 
 
 def _report_low(low: dict[int, int], threshold: int) -> None:
@@ -413,10 +460,12 @@ def _report_low(low: dict[int, int], threshold: int) -> None:
         log.warning("balance low", extra={"account_id": account_id, "balance": balance, "threshold": threshold})
 
 
-def _settle(fut: asyncio.Future[bool], *, result: bool | None = None, exc: BaseException | None = None) -> None:
+def _settle(
+    fut: asyncio.Future[bool | LimitHit], *, result: bool | LimitHit | None = None, exc: BaseException | None = None
+) -> None:
     if fut.done():
         return
     if exc is not None:
         fut.set_exception(exc)
     else:
-        fut.set_result(bool(result))
+        fut.set_result(result if isinstance(result, LimitHit) else bool(result))
