@@ -86,6 +86,13 @@ def sqlite_sync_writer(path: str, *, busy_timeout_ms: int = 10_000) -> Engine:
     return engine
 
 
+def pool_busy(engine: AsyncEngine) -> bool:
+    """Whether a connection of the engine's pool is checked out (someone in this process is using it; on a SQLite
+    write engine, someone may be writing). True when the pool cannot tell."""
+    checkedout = getattr(engine.sync_engine.pool, "checkedout", None)
+    return checkedout is None or checkedout() > 0
+
+
 def sqlite_file(engine: AsyncEngine) -> str | None:
     """The database file of a SQLite engine; None for PostgreSQL and in-memory databases."""
     url = engine.url

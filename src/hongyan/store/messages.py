@@ -36,7 +36,7 @@ from hongyan.domain.windows import Release, Rows, Take
 from hongyan.metrics import BALANCE_LOW, COMMIT_BATCH
 from hongyan.store import counter_rows
 from hongyan.store.clock import now_ms
-from hongyan.store.db import WRITER_BUSY_STEP_MS, begin_immediate, ensure_wal
+from hongyan.store.db import WRITER_BUSY_STEP_MS, begin_immediate, ensure_wal, pool_busy
 from hongyan.store.tables import accounts, ledger, messages
 from hongyan.store.writelock import WriteLock
 
@@ -290,15 +290,9 @@ class SqliteCommitter:
             raise
         return Committed(verdicts, balances, taken, limited)
 
-    def _gate_busy(self) -> bool:
-        """Whether a worker holds the write engine's connection (and others may queue behind it)."""
-        assert self._gate is not None
-        checkedout = getattr(self._gate.sync_engine.pool, "checkedout", None)
-        return checkedout is None or checkedout() > 0
-
     async def commit(self, batch: list[NewMessage]) -> Committed:
         loop = asyncio.get_running_loop()
-        if self._gate is None or not self._gate_busy():
+        if self._gate is None or not pool_busy(self._gate):
             # Nobody in this process is writing: BEGIN IMMEDIATE takes the lock at once (or polls it every few
             # ms, begin_immediate, should a worker start a write meanwhile) without two aiosqlite thread hops
             # for the pool's checkout and its rollback on return.
