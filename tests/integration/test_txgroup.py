@@ -109,6 +109,28 @@ async def test_sqlite_group_takes_turns_with_the_write_engine(platform, group: T
     assert await pending == "waited"
 
 
+async def test_sqlite_group_leaves_the_write_engine_alone_when_nobody_holds_it(platform, group: TxGroup) -> None:
+    """Idle write engine: the group commits without checking its connection out (the checkout and the ROLLBACK on
+    its return were a pool round trip per transaction); the writers are still ordered by the file's lock."""
+    if not isinstance(group, SqliteTxGroup):
+        pytest.skip("SQLite only")
+    pool = platform.engines.write.sync_engine.pool
+    checkouts = []
+    original = pool._do_get
+
+    def counting():
+        checkouts.append(1)
+        return original()
+
+    pool._do_get = counting
+    try:
+        assert await asyncio.gather(group.run(_insert("a")), group.run(_insert("b"))) == ["a", "b"]
+        assert checkouts == []
+    finally:
+        pool._do_get = original
+    assert await _reasons(platform) == ["a", "b"]
+
+
 async def test_sqlite_group_waits_for_another_process_lock_without_blocking_the_loop(platform, group) -> None:
     if not isinstance(group, SqliteTxGroup):
         pytest.skip("SQLite only")
