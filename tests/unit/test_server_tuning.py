@@ -25,7 +25,7 @@ print(json.dumps([sys.getswitchinterval(), gc.get_threshold(), before, gc.get_fr
 def test_tuned_process_collects_less_and_switches_threads_sooner() -> None:
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=60)
     interval, thresholds, frozen_before, frozen_after = json.loads(out.stdout)
-    assert interval == pytest.approx(SWITCH_INTERVAL_S) and SWITCH_INTERVAL_S < 0.005  # the default is 5 ms (kept in µs)
+    assert interval == pytest.approx(SWITCH_INTERVAL_S) and SWITCH_INTERVAL_S < 0.005  # the default is 5 ms
     assert tuple(thresholds) == GC_THRESHOLDS and GC_THRESHOLDS[0] > 700
     assert frozen_before == 0 and frozen_after > 1000  # the imported modules are out of the collector's way
 
