@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections import namedtuple
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -30,7 +31,7 @@ _POSTCOMPILE = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
 class _Compiled:
     """The statement compiled for one dialect with positional (qmark) parameters."""
 
-    __slots__ = ("defaults", "expanding", "names", "parts", "row", "sql")
+    __slots__ = ("_get", "defaults", "expanding", "names", "parts", "row", "sql")
 
     def __init__(self, stmt: Executable, dialect: Dialect, column_keys: Sequence[str] | None) -> None:
         compiled = stmt.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
@@ -52,8 +53,15 @@ class _Compiled:
         self.parts: list[str] = _POSTCOMPILE.split(self.sql) if self.expanding else []
         keys = [c[0] for c in columns]
         self.row = namedtuple("Row", keys, rename=True) if keys else None
+        # every value from the row's own mapping, in C (a row that leaves a literal out takes the slow path)
+        self._get = itemgetter(*self.names) if len(self.names) > 1 else None
 
     def values(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        if self._get is not None:
+            try:
+                return self._get(params)
+            except KeyError:
+                pass
         defaults = self.defaults
         return tuple(params[n] if n in params else defaults[n] for n in self.names)
 
