@@ -13,10 +13,10 @@ the SQL still comes from ``store.tables``): the statements run synchronously on 
 fsync) goes to the group's thread: one thread hop per transaction instead of one event-loop round trip per
 statement, which is what held SQLite's single write lock longest. (Statements on the thread were slower still:
 sqlite3 releases the GIL around every row it steps, and each time the thread waited for the busy loop to give it
-back.) While it writes, the group holds the write engine's only pool connection, as
-``store.messages.SqliteCommitter`` does, so the accept path's committer, the pusher and this group take turns in
-the pool's queue instead of meeting in SQLite's busy handler. On PostgreSQL (and in-memory SQLite) the
-transaction runs on the async engine.
+back.) While someone of the process holds the write engine's only pool connection, the group queues for it and
+holds it while it writes, as ``store.messages.SqliteCommitter`` does, so they take turns in the pool's queue instead
+of meeting in SQLite's busy handler; when nobody holds it, the group goes straight to the file's lock queue
+(``store.writelock``). On PostgreSQL (and in-memory SQLite) the transaction runs on the async engine.
 """
 
 from __future__ import annotations
@@ -161,8 +161,8 @@ def drive(coro: Coroutine[Any, Any, T]) -> T:
 
 class SqliteTxGroup(TxGroup):
     """The transaction over the group's own sqlite3 connection: statements on the event loop, COMMIT (the fsync) on
-    the group's thread; meanwhile it holds the write engine's only pool connection (``gate``), taking turns with
-    the engine's other users."""
+    the group's thread; while another user of the process holds the write engine's only pool connection (``gate``),
+    it queues for that connection first and holds it while it writes."""
 
     def __init__(self, path: str, gate: AsyncEngine | None = None, *, busy_timeout_ms: int = 10_000, **kw: Any):
         super().__init__(**kw)
