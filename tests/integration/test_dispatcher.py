@@ -198,3 +198,53 @@ def test_router_falls_back_to_a_throttled_channel_only_when_none_is_available() 
     assert not router.available_elsewhere("mobile", exclude=frozenset({"p"}))
     primary.connected = False
     assert router.pick("mobile") is None
+
+
+class HoldingCarrier(FakeCarrier):
+    """Keeps every submit waiting until ``release`` is set: the messages stay in flight."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.release = asyncio.Event()
+        self.waiting = 0
+
+    async def submit(self, msg: OutMessage) -> tuple[str, ...]:
+        self.waiting += 1
+        await self.release.wait()
+        return await super().submit(msg)
+
+
+async def test_leases_of_messages_in_flight_are_renewed_and_due_again_only_when_they_end(platform, live) -> None:
+    carrier = HoldingCarrier("h")
+    routes = [Route(carrier, frozenset({"mobile"}))]
+    intake = ReceiptIntake(platform.engines.write)
+    await intake.start()
+    await carrier.start(intake.on_receipt, intake.on_reply)
+    d = Dispatcher(
+        platform.engines.write,
+        Router(routes),
+        skip_locked=not platform.engines.is_sqlite,
+        lease_ms=3_000,  # renewed every second
+        poll_s=0.01,
+    )
+    await d.start()
+    try:
+        smsids = await _send_many(platform, live, 3)
+        deadline = time.monotonic() + 10
+        while carrier.waiting < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert carrier.waiting == 3
+        async with platform.engines.read.connect() as conn:
+            first = {r.smsid: r for r in await conn.execute(select(messages).where(messages.c.smsid.in_(smsids)))}
+        await asyncio.sleep(1.6)  # past the renewal interval
+        async with platform.engines.read.connect() as conn:
+            later = {r.smsid: r for r in await conn.execute(select(messages).where(messages.c.smsid.in_(smsids)))}
+        for s in smsids:
+            assert later[s].state == "queued" and later[s].lease_owner == d.owner
+            assert later[s].lease_expires_at > first[s].lease_expires_at  # renewed
+            assert later[s].next_attempt_at == later[s].lease_expires_at  # not due while it is held
+        assert carrier.waiting == 3  # nobody leased them again
+    finally:
+        carrier.release.set()
+        await _wait_states(platform, smsids, {"delivered"})
+        await _stop(d, intake, routes)
