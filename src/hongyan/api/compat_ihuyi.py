@@ -11,7 +11,7 @@ import logging
 from hongyan.api import wire
 from hongyan.api.params import MAX_BODY, parse_params
 from hongyan.domain import codes
-from hongyan.metrics import SUBMITS
+from hongyan.metrics import count_submit
 from hongyan.pipeline.context import SubmitRequest
 from hongyan.services import accounts as account_service
 from hongyan.services.platform import Platform
@@ -74,7 +74,7 @@ async def _dispatch(platform: Platform, p: dict[str, str], client_ip: str, inter
                 international=international,
             ),
         )
-        SUBMITS.labels(str(outcome.code)).inc()
+        count_submit(outcome.code)
         return _answer(wire.submit_answer(outcome.code, outcome.msg, outcome.smsid, fmt, id_key))
     if method == "getnum":
         code, msg, num = await account_service.get_num(

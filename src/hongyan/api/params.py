@@ -117,13 +117,15 @@ def parse_params(
     """All parameters of a request: query first, then the body over it. ``parsed_query``: the query's own
     ``parse_params`` result, when the caller has it already (it is copied, not changed)."""
     params: dict[str, str] = dict(parsed_query) if parsed_query else {}
-    parse_urlencoded(query, params)
+    if query:
+        parse_urlencoded(query, params)
     if body:
-        # Headers arrive latin-1 decoded; anything else (a caller's own string) must not break parsing.
-        ctype, opts = parse_options_header((content_type or "").encode("latin-1", "replace"))
-        if ctype == b"multipart/form-data" and opts.get(b"boundary"):
-            parse_multipart(body, opts[b"boundary"], params)
-        else:
-            # x-www-form-urlencoded, no type, text/plain, a misspelt header: all read as a form.
-            parse_urlencoded(body.strip(b"\r\n"), params)
+        if content_type and "multipart" in content_type.lower():
+            # Headers arrive latin-1 decoded; anything else (a caller's own string) must not break parsing.
+            ctype, opts = parse_options_header(content_type.encode("latin-1", "replace"))
+            if ctype == b"multipart/form-data" and opts.get(b"boundary"):
+                parse_multipart(body, opts[b"boundary"], params)
+                return params
+        # x-www-form-urlencoded, no type, text/plain, a misspelt header: all read as a form.
+        parse_urlencoded(body.strip(b"\r\n"), params)
     return params
