@@ -55,3 +55,57 @@ def test_query_parsed_once_equals_parsing_it_again(query: bytes, body: bytes, ct
     snapshot = dict(parsed)
     assert parse_params(b"", ctype, body, parsed) == parse_params(query, ctype, body)
     assert parsed == snapshot  # the caller's query dict is not changed
+
+
+def reference_params(query: bytes, content_type: str, body: bytes) -> dict[str, str]:
+    """``parse_params`` as it was before the content-type shortcut: the type always parsed as a header."""
+    from python_multipart.multipart import parse_options_header
+
+    from hongyan.api.params import parse_multipart
+
+    params: dict[str, str] = {}
+    parse_urlencoded(query, params)
+    if body:
+        ctype, opts = parse_options_header((content_type or "").encode("latin-1", "replace"))
+        if ctype == b"multipart/form-data" and opts.get(b"boundary"):
+            parse_multipart(body, opts[b"boundary"], params)
+        else:
+            parse_urlencoded(body.strip(b"\r\n"), params)
+    return params
+
+
+MULTIPART_BODY = (
+    b"--XyZ\r\nContent-Disposition: form-data; name=\"account\"\r\n\r\nC1\r\n"
+    b"--XyZ\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\n\xe9\xb8\xbf\xe9\x9b\x81\r\n--XyZ--\r\n"
+)
+content_types = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "application/x-www-form-urlencoded",
+            "application/x-www-form-urlencoded; charset=UTF-8",
+            "multipart/form-data; boundary=XyZ",
+            "Multipart/Form-Data; boundary=XyZ",
+            "MULTIPART/FORM-DATA;boundary=\"XyZ\"",
+            "multipart/form-data",  # no boundary: read as a form
+            "multipart/mixed; boundary=XyZ",
+            "text/plain",
+            "multipart",
+        ]
+    ),
+    st.text(max_size=40),
+)
+
+
+@settings(max_examples=300)
+@given(ctype=content_types, body=st.one_of(forms, st.just(MULTIPART_BODY)), query=forms)
+@example(ctype="Multipart/Form-Data; boundary=XyZ", body=MULTIPART_BODY, query=b"method=Submit")
+def test_the_content_type_shortcut_reads_bodies_as_before(ctype: str, body: bytes, query: bytes) -> None:
+    assert parse_params(query, ctype, body) == reference_params(query, ctype, body)
+
+
+def test_a_multipart_type_in_any_case_is_read_as_multipart() -> None:
+    assert parse_params(b"", "Multipart/Form-Data; boundary=XyZ", MULTIPART_BODY) == {
+        "account": "C1",
+        "content": "鸿雁",
+    }
