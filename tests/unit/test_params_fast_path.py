@@ -75,8 +75,8 @@ def reference_params(query: bytes, content_type: str, body: bytes) -> dict[str, 
 
 
 MULTIPART_BODY = (
-    b"--XyZ\r\nContent-Disposition: form-data; name=\"account\"\r\n\r\nC1\r\n"
-    b"--XyZ\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\n\xe9\xb8\xbf\xe9\x9b\x81\r\n--XyZ--\r\n"
+    b'--XyZ\r\nContent-Disposition: form-data; name="account"\r\n\r\nC1\r\n'
+    b'--XyZ\r\nContent-Disposition: form-data; name="content"\r\n\r\n\xe9\xb8\xbf\xe9\x9b\x81\r\n--XyZ--\r\n'
 )
 content_types = st.one_of(
     st.sampled_from(
@@ -86,7 +86,7 @@ content_types = st.one_of(
             "application/x-www-form-urlencoded; charset=UTF-8",
             "multipart/form-data; boundary=XyZ",
             "Multipart/Form-Data; boundary=XyZ",
-            "MULTIPART/FORM-DATA;boundary=\"XyZ\"",
+            'MULTIPART/FORM-DATA;boundary="XyZ"',
             "multipart/form-data",  # no boundary: read as a form
             "multipart/mixed; boundary=XyZ",
             "text/plain",
