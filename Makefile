@@ -6,11 +6,15 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test test-fast lint format bench clean
 
-$(STAMP): pyproject.toml
+# The modules compiled with mypyc (src/hongyan/native.py): an edit to one of them rebuilds the install.
+NATIVE_SRC := $(shell sed -n 's|^    "\(hongyan/.*\.py\)",$$|src/\1|p' src/hongyan/native.py)
+
+$(STAMP): pyproject.toml setup.py src/hongyan/native.py $(NATIVE_SRC)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hongyan needs Python >= 3.11")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	find src -name '*.so' -exec touch {} +  # built from the sources as they are now (setuptools keeps old mtimes)
 	touch $(STAMP)
 
 run: $(STAMP) ## start on ./var/hongyan.db (SQLite) with a demo account, print its API ID/KEY
@@ -33,8 +37,8 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -x
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests scripts bench
-	$(BIN)/ruff format --check src tests scripts bench
+	$(BIN)/ruff check src tests scripts bench setup.py
+	$(BIN)/ruff format --check src tests scripts bench setup.py
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests
@@ -47,4 +51,5 @@ bench: $(STAMP) ## HTTP Submit vs a bare-ASGI baseline (wrk), SQLite and Postgre
 	$(BIN)/python bench/pipeline_bench.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache build
+	find src -name '*.so' -delete

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import e2e_load  # bench/ is on sys.path when run as a script
 
+from hongyan import native
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 BIN = Path(sys.executable).parent
@@ -415,6 +417,7 @@ def main() -> dict:
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
         ).stdout.strip(),
         "cores": os.cpu_count(),
+        "native_modules": len(native.compiled()),  # of len(native.MODULES) compiled with mypyc (0: plain Python)
         "seconds": SECONDS,
         "connections": CONNECTIONS,
         "loadavg_1m_start": round(os.getloadavg()[0], 2),
@@ -547,7 +550,8 @@ def write(result: dict) -> None:
     lines = [
         f"# hongyan bench — {result['date']} ({result['commit']}, {result['cores']} cores, "
         f"load {result['loadavg_1m_start']}→{result['loadavg_1m_end']}, {result['seconds']} s each, "
-        f"{result['connections']} connections)",
+        f"{result['connections']} connections, {result.get('native_modules', 0)} of {len(native.MODULES)} Submit-path "
+        "modules compiled)",
         "",
         "| key | what | value | goal |",
         "|---|---|---|---|",

@@ -57,40 +57,46 @@ def parse_urlencoded(data: bytes, into: dict[str, str]) -> None:
         into[key] = decode_value(unquote(value.replace(b"+", b" ")))
 
 
+class _Part:
+    """The multipart part being read: its name, value chunks, and headers."""
+
+    __slots__ = ("header", "headers", "name", "value")
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+        self.value: list[bytes] = []
+        self.header = b""
+        self.headers: dict[bytes, bytes] = {}
+
+
 def parse_multipart(data: bytes, boundary: bytes, into: dict[str, str]) -> None:
     """multipart/form-data fields (file parts are read as text too; nobody uploads files to sms.php)."""
-    state: dict[str, object] = {"name": None, "value": [], "header": b"", "headers": {}}
+    part = _Part()
 
     def on_part_begin() -> None:
-        state["name"], state["value"], state["headers"] = None, [], {}
+        part.name, part.value, part.headers = None, [], {}
 
     def on_header_field(d: bytes, s: int, e: int) -> None:
-        state["header"] = bytes(state["header"]) + d[s:e]  # type: ignore[arg-type]
+        part.header += d[s:e]
 
     def on_header_value(d: bytes, s: int, e: int) -> None:
-        headers = state["headers"]
-        assert isinstance(headers, dict)
-        key = bytes(state["header"]).lower()  # type: ignore[arg-type]
-        headers[key] = headers.get(key, b"") + d[s:e]
+        key = part.header.lower()
+        part.headers[key] = part.headers.get(key, b"") + d[s:e]
 
     def on_header_end() -> None:
-        state["header"] = b""
+        part.header = b""
 
     def on_headers_finished() -> None:
-        headers = state["headers"]
-        assert isinstance(headers, dict)
-        _, opts = parse_options_header(headers.get(b"content-disposition", b""))
+        _, opts = parse_options_header(part.headers.get(b"content-disposition", b""))
         name = opts.get(b"name")
-        state["name"] = decode_value(name) if name is not None else None
+        part.name = decode_value(name) if name is not None else None
 
     def on_part_data(d: bytes, s: int, e: int) -> None:
-        value = state["value"]
-        assert isinstance(value, list)
-        value.append(d[s:e])
+        part.value.append(d[s:e])
 
     def on_part_end() -> None:
-        if state["name"]:
-            into[str(state["name"])] = decode_value(b"".join(state["value"]))  # type: ignore[arg-type]
+        if part.name:
+            into[part.name] = decode_value(b"".join(part.value))
 
     parser = MultipartParser(
         boundary,

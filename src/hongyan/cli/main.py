@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from hongyan import native
 from hongyan.cli._common import console, run
 from hongyan.cli.accounts import account_app, signature_app, template_app
 from hongyan.cli.channels import channel_app
@@ -62,6 +63,8 @@ def _serve(host: str | None, port: int | None, workers: int) -> None:
 
     settings = Settings()
     setup_logging(settings.log_level, settings.log_json)
+    if stale := native.stale():  # an editable install edited since its build: those modules run their old code
+        console.print(f"[yellow]warning:[/yellow] compiled modules older than their source: {', '.join(stale)} (make)")
     upgrade(settings.database_url)  # once, before any worker starts
     if workers > 1 and not settings.redis_url and settings.counters == "memory":
         # Several processes: in-process counters would each count alone, so the limits would not be exact.

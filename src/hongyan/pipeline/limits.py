@@ -159,7 +159,9 @@ def deferred_verdict(ctx: SubmitContext, answer: int) -> Rejected | Awaitable[Re
     """The answer of a take applied by the store (``ctx.deferred``, refused: a window index or ``OVER``) as the
     check's result; the 408 path awaits (it lists the number)."""
     d: DeferredTake = ctx.deferred
-    verdict = _verdict(ctx, answer, tuple(d.take.windows), d.take.counted, d.day, d.limits)
+    attempts = d.take.counted
+    assert attempts is not None  # frequency_limits always counts the attempt
+    verdict = _verdict(ctx, answer, tuple(d.take.windows), attempts, d.day, d.limits)
     assert verdict is not None
     return verdict
 

@@ -78,8 +78,8 @@ async def submit(platform: Platform, req: SubmitRequest, checks=SUBMIT_CHECKS) -
         await platform.counters.release(ctx.taken)
         return SubmitOutcome.rejected(Rejected.of(codes.FAILED))
     if isinstance(stored, LimitHit):  # the limits, taken in the message's transaction, refused it
-        verdict = deferred_verdict(ctx, stored.answer)
-        return SubmitOutcome.rejected(await verdict if isinstance(verdict, Awaitable) else verdict)
+        refused = deferred_verdict(ctx, stored.answer)
+        return SubmitOutcome.rejected(await refused if isinstance(refused, Awaitable) else refused)
     if not stored:
         await platform.counters.release(ctx.taken)
         return SubmitOutcome.rejected(Rejected.of(codes.INSUFFICIENT_BALANCE))
