@@ -54,8 +54,8 @@ class Route:
 def route_for(loaded_app: Any) -> Route | None:
     """The route of an app chain that is exactly [ProxyHeadersMiddleware →] an app with ``compat_paths``."""
     app, trusted = loaded_app, None
-    if isinstance(app, ProxyHeadersMiddleware):
-        app, trusted = app.app, app.trusted_hosts
+    if isinstance(loaded_app, ProxyHeadersMiddleware):
+        app, trusted = loaded_app.app, loaded_app.trusted_hosts
     if not isinstance(getattr(app, "compat_paths", None), dict):
         return None
     return Route(app, trusted)

@@ -7,7 +7,7 @@ C-octet strings with their maximum size (NUL included) and the command status th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from hongyan.smpp.constants import (
     ESME_RINVCMDLEN,
@@ -71,7 +71,7 @@ class Pdu:
         except ValueError:  # pragma: no cover - every class has a known id
             return f"0x{self.command_id:08x}"
 
-    def response(self, status: int = ESME_ROK, **fields: object) -> Pdu:
+    def response(self, status: int = ESME_ROK, **fields: Any) -> Pdu:
         """The response PDU to this request, with the same sequence number."""
         if self.RESP is None:
             raise TypeError(f"{self.name} has no response")
