@@ -14,7 +14,7 @@ from hongyan.services.submit import submit
 from hongyan.store import delivery
 from hongyan.store.accounts import get_account, ledger_sum
 from hongyan.store.clock import now_ms
-from hongyan.store.tables import message_events, messages, pending_receipts
+from hongyan.store.tables import carrier_ids, message_events, messages, pending_receipts
 from tests.conftest import SIGNATURE
 
 
@@ -77,6 +77,52 @@ async def test_lease_is_exclusive_and_expires(platform, live) -> None:
     async with platform.engines.read.connect() as conn:
         events = (await conn.execute(select(func.count()).select_from(message_events))).scalar_one()
     assert events == 6  # accepted→queued and queued→submitted, once each
+
+
+async def test_a_batch_of_submits_records_each_held_row_with_its_channel_and_parts(platform, live) -> None:
+    smsids = await _send(platform, live, 5)
+    mine = await _lease(platform, "A", limit=4)  # the fifth stays accepted: nobody holds it
+    assert [m.smsid for m in mine] == smsids[:4]
+    results = [
+        delivery.Submitted(smsids[0], "sim", ("a1",)),
+        delivery.Submitted(smsids[1], "backup", ("b1", "b2")),
+        delivery.Submitted(smsids[2], "sim", ("c1", "c2")),
+        delivery.Submitted(smsids[3], "sim", ("d1",)),
+        delivery.Submitted(smsids[4], "sim", ("e1",)),  # not leased by A: refused
+    ]
+    done = await delivery.record_submitted(platform.engines.write, "A", results)
+    assert sorted(done) == sorted(smsids[:4])
+    async with platform.engines.read.connect() as conn:
+        rows = {
+            r.smsid: (r.state, r.channel, r.parts, r.lease_owner, r.submitted_at is not None)
+            for r in await conn.execute(
+                select(
+                    messages.c.smsid,
+                    messages.c.state,
+                    messages.c.channel,
+                    messages.c.parts,
+                    messages.c.lease_owner,
+                    messages.c.submitted_at,
+                )
+            )
+        }
+        ids = {
+            (r.carrier_msg_id, r.smsid, r.part)
+            for r in await conn.execute(select(carrier_ids.c.carrier_msg_id, carrier_ids.c.smsid, carrier_ids.c.part))
+        }
+    assert rows[smsids[0]] == ("submitted", "sim", 1, None, True)
+    assert rows[smsids[1]] == ("submitted", "backup", 2, None, True)
+    assert rows[smsids[2]] == ("submitted", "sim", 2, None, True)
+    assert rows[smsids[3]] == ("submitted", "sim", 1, None, True)
+    assert rows[smsids[4]][0] == "accepted" and not rows[smsids[4]][4]
+    assert ids == {
+        ("a1", smsids[0], 1),
+        ("b1", smsids[1], 1),
+        ("b2", smsids[1], 2),
+        ("c1", smsids[2], 1),
+        ("c2", smsids[2], 2),
+        ("d1", smsids[3], 1),
+    }
 
 
 async def test_leased_row_is_due_when_its_lease_ends_and_retries_go_before_new_messages(platform, live) -> None:

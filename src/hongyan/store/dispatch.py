@@ -147,11 +147,19 @@ async def record_submitted_in(
 ) -> tuple[list[str], list[Finished]]:
     """:func:`record_submitted` in the caller's transaction: (smsids recorded, messages early receipts finished)."""
     done = [Submitted(d.smsid, d.channel, tuple(canonical_id(c) for c in d.carrier_ids)) for d in done]
-    held = {r.smsid for r in await run(conn, _HELD, {"b_smsids": [d.smsid for d in done], "b_owner": owner})}
+    # One UPDATE … RETURNING per (channel, parts) of the batch, on the rows this owner still holds: the state
+    # change tells which rows were held (no SELECT first, no statement per row).
+    groups: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for d in done:
+        groups[(d.channel, len(d.carrier_ids))].append(d.smsid)
+    held: set[str] = set()
+    for (channel, parts), smsids in groups.items():
+        params = {"b_smsids": smsids, "b_owner": owner, "b_channel": channel, "b_parts": parts, "b_now": now}
+        held.update(r.smsid for r in await run(conn, _SUBMITTED_HELD, params))
     rows = [d for d in done if d.smsid in held]
     if not rows:
         return [], []
-    await _write_submitted(conn, [(d.smsid, d.channel, d.carrier_ids, now, d.channel) for d in rows], now)
+    await _record_submitted_rows(conn, [(d.smsid, d.channel, d.carrier_ids, d.channel) for d in rows], now)
     by_channel: dict[str, list[str]] = defaultdict(list)
     for d in rows:
         by_channel[d.channel].extend(key for cid in d.carrier_ids for key in lookup_order(cid))
@@ -185,16 +193,22 @@ async def _write_submitted(conn, rows: list[tuple[str, str, tuple[str, ...], int
             for smsid, ch, ids, at, _ in rows
         ],
     )
+    await _record_submitted_rows(conn, [(smsid, ch, ids, detail) for smsid, ch, ids, _, detail in rows], now)
+
+
+async def _record_submitted_rows(conn, rows: list[tuple[str, str, tuple[str, ...], str]], now: int) -> None:
+    """For (smsid, channel, carrier ids, event detail) rows already set to submitted: the carrier id → smsid map
+    (one row per part) and the event."""
     await run(
         conn,
         _CARRIER_IDS,
         [
             {"channel": ch, "carrier_msg_id": cid, "smsid": smsid, "part": i, "created_at": now}
-            for smsid, ch, ids, _, _ in rows
+            for smsid, ch, ids, _ in rows
             for i, cid in enumerate(ids, 1)
         ],
     )
-    await record_events(conn, [(smsid, S.QUEUED, S.SUBMITTED, detail) for smsid, _, _, _, detail in rows], now)
+    await record_events(conn, [(smsid, S.QUEUED, S.SUBMITTED, detail) for smsid, _, _, detail in rows], now)
 
 
 _HELD = Prepared(
@@ -223,6 +237,21 @@ _SUBMITTED = Prepared(
         lease_expires_at=None,
         last_error=None,
     )
+)
+_SUBMITTED_HELD = Prepared(
+    update(messages)
+    .where(*_HELD.stmt.whereclause.clauses)
+    .values(
+        state=S.SUBMITTED.value,
+        channel=bindparam("b_channel"),
+        parts=bindparam("b_parts"),
+        submitted_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+        lease_owner=None,
+        lease_expires_at=None,
+        last_error=None,
+    )
+    .returning(messages.c.smsid)
 )
 _MARK = Prepared(
     update(messages)
