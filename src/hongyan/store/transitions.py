@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hongyan.domain.pushes import receipt_fields
@@ -41,20 +41,16 @@ class Finished:
 
 _EVENTS = Prepared(insert(message_events), column_keys=("smsid", "from_state", "to_state", "detail", "at"))
 # Rows still `submitted` (locked on PostgreSQL; SQLite's writer already holds the database lock).
-_SUBMITTED_ROWS = Prepared(
-    select(messages.c.smsid, messages.c.account_id, messages.c.segments, messages.c.mobile, messages.c.submitted_at)
-    .where(messages.c.smsid.in_(bindparam("b_smsids", expanding=True)), messages.c.state == S.SUBMITTED.value)
-    .with_for_update(of=messages)
-)
 _FINISH = Prepared(
     update(messages)
-    .where(messages.c.smsid == bindparam("b_smsid"), messages.c.state == S.SUBMITTED.value)
+    .where(messages.c.smsid.in_(bindparam("b_smsids", expanding=True)), messages.c.state == S.SUBMITTED.value)
     .values(
         state=bindparam("b_state"),
         carrier_status=bindparam("b_stat"),
         done_at=bindparam("b_now"),
         updated_at=bindparam("b_now"),
     )
+    .returning(messages.c.smsid, messages.c.account_id, messages.c.segments, messages.c.mobile, messages.c.submitted_at)
 )
 
 
@@ -105,27 +101,28 @@ async def finish(conn: AsyncConnection, finals: Sequence[tuple[str, S, str]], no
     for smsid, state, stat in finals:
         check(S.SUBMITTED, state)
         wanted[smsid] = (state, stat)
-    # Lock the rows (PostgreSQL; SQLite's writer already holds the database lock) so a receipt applied
-    # twice concurrently cannot refund twice: only rows still `submitted` are changed.
     if not wanted:
         return []
-    rows = await run(conn, _SUBMITTED_ROWS, {"b_smsids": list(wanted)})
+    # One UPDATE … RETURNING per (state, status): only rows still `submitted` change, so a receipt applied twice
+    # (even concurrently: PostgreSQL re-checks the condition on the locked row) cannot refund twice.
+    groups: dict[tuple[S, str], list[str]] = defaultdict(list)
+    for smsid, final in wanted.items():
+        groups[final].append(smsid)
+    rows = []
+    for (state, stat), smsids in groups.items():
+        params = {"b_smsids": smsids, "b_state": state.value, "b_stat": stat, "b_now": now}
+        rows += await run(conn, _FINISH, params)
+    if not rows:
+        return []
+    order = {smsid: i for i, smsid in enumerate(wanted)}
+    rows.sort(key=lambda r: order[r.smsid])  # the receipts' order, whatever the groups
     changed = [(r.smsid, r.account_id, r.segments, *wanted[r.smsid]) for r in rows]
     await push_receipts(conn, [(r.smsid, r.account_id, r.mobile, wanted[r.smsid][1]) for r in rows], now)
-    if changed:
-        await run(
-            conn,
-            _FINISH,
-            [{"b_smsid": s, "b_state": st.value, "b_stat": stat, "b_now": now} for s, _, _, st, stat in changed],
-        )
-    if not changed:
-        return []
     await record_events(conn, [(s, S.SUBMITTED, st, stat) for s, _, _, st, stat in changed], now)
     refunds = [(s, a, n) for s, a, n, st, _ in changed if st is not S.DELIVERED]
     if refunds:
         await refund(conn, refunds, now, note="carrier reported failure")
-    submitted_at = {r.smsid: r.submitted_at for r in rows}
-    return [Finished(s, st, submitted_at[s], now) for s, _, _, st, _ in changed]
+    return [Finished(r.smsid, wanted[r.smsid][0], r.submitted_at, now) for r in rows]
 
 
 async def transition(conn: AsyncConnection, smsid: str, source: S, target: S, detail: str | None = None) -> None:
