@@ -40,6 +40,8 @@ MODULES = (
     "hongyan/pipeline/number.py",
     "hongyan/pipeline/run.py",
     "hongyan/pipeline/words.py",
+    "hongyan/policy/memory_counters.py",
+    "hongyan/server/ihuyi_cycle.py",
     "hongyan/services/submit.py",
 )
 """Paths under ``src/``."""
