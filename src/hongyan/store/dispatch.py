@@ -224,34 +224,29 @@ _PENDING_FOR = Prepared(
         pending_receipts.c.carrier_msg_id.in_(bindparam("b_ids", expanding=True)),
     )
 )
+
+
+def _to_submitted(submitted_at: str) -> dict:
+    """queued → submitted: the channel, the parts, the time (the bind parameter named), and the lease let go."""
+    return {
+        "state": S.SUBMITTED.value,
+        "channel": bindparam("b_channel"),
+        "parts": bindparam("b_parts"),
+        "submitted_at": bindparam(submitted_at),
+        "updated_at": bindparam("b_now"),
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "last_error": None,
+    }
+
+
 _SUBMITTED = Prepared(
     update(messages)
     .where(messages.c.smsid == bindparam("b_smsid"), messages.c.state == S.QUEUED.value)
-    .values(
-        state=S.SUBMITTED.value,
-        channel=bindparam("b_channel"),
-        parts=bindparam("b_parts"),
-        submitted_at=bindparam("b_at"),
-        updated_at=bindparam("b_now"),
-        lease_owner=None,
-        lease_expires_at=None,
-        last_error=None,
-    )
+    .values(_to_submitted("b_at"))
 )
-_SUBMITTED_HELD = Prepared(
-    update(messages)
-    .where(*_HELD.stmt.whereclause.clauses)
-    .values(
-        state=S.SUBMITTED.value,
-        channel=bindparam("b_channel"),
-        parts=bindparam("b_parts"),
-        submitted_at=bindparam("b_now"),
-        updated_at=bindparam("b_now"),
-        lease_owner=None,
-        lease_expires_at=None,
-        last_error=None,
-    )
-    .returning(messages.c.smsid)
+_SUBMITTED_HELD = Prepared(  # the rows of one (channel, parts) still held by the owner, told by RETURNING
+    update(messages).where(*_HELD.stmt.whereclause.clauses).values(_to_submitted("b_now")).returning(messages.c.smsid)
 )
 _MARK = Prepared(
     update(messages)
