@@ -32,13 +32,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hongyan.domain.windows import OVER, Clear, Op, Release, Take, Window, first_full
-from hongyan.policy.memory_counters import MemoryCounters
+from hongyan.policy.memory_counters import Clock, MemoryCounters
 from hongyan.store import counter_rows
 from hongyan.store.db import WRITER_BUSY_STEP_MS, begin_immediate, ensure_wal, is_busy
 from hongyan.store.tables import counters as _table
 from hongyan.store.writelock import WriteLock
 
-Clock = Callable[[], float]
 T = TypeVar("T")
 
 
