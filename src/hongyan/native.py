@@ -64,7 +64,10 @@ def compiled() -> list[str]:
 
 
 def stale() -> list[str]:
-    """Compiled modules whose source was changed after their extension was built (an editable install)."""
+    """Compiled modules whose source was changed after their extension was built. Only in a source checkout (an
+    editable install, ``pyproject.toml`` beside ``src/``): an installed wheel's files all date from its install."""
+    if not (_ROOT.parent / "pyproject.toml").is_file():
+        return []
     out = []
     for path in MODULES:
         source = _ROOT / path

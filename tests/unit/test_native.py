@@ -32,7 +32,8 @@ def test_a_pure_install_has_nothing_compiled() -> None:
 
 
 def test_stale_names_the_modules_edited_after_their_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pkg = tmp_path / "hongyan" / "api"
+    (tmp_path / "pyproject.toml").write_text("")  # a source checkout: tmp_path/src/hongyan/…
+    pkg = tmp_path / "src" / "hongyan" / "api"
     pkg.mkdir(parents=True)
     for stem, source_age, ext_age in (("fresh", 200, 100), ("edited", 100, 200), ("python", 100, None)):
         source = pkg / f"{stem}.py"
@@ -42,6 +43,9 @@ def test_stale_names_the_modules_edited_after_their_build(tmp_path: Path, monkey
             ext = pkg / f"{stem}.cpython-311-x86_64-linux-gnu.so"
             ext.write_bytes(b"")
             os.utime(ext, (1_000_000 - ext_age,) * 2)
-    monkeypatch.setattr(native, "_ROOT", tmp_path)
+    monkeypatch.setattr(native, "_ROOT", tmp_path / "src")
     monkeypatch.setattr(native, "MODULES", ("hongyan/api/edited.py", "hongyan/api/fresh.py", "hongyan/api/python.py"))
     assert native.stale() == ["hongyan.api.edited"]
+    # installed from a wheel (no pyproject.toml beside the package's directory): file times say nothing
+    (tmp_path / "pyproject.toml").unlink()
+    assert native.stale() == []
