@@ -51,5 +51,5 @@ bench: $(STAMP) ## HTTP Submit vs a bare-ASGI baseline (wrk), SQLite and Postgre
 	$(BIN)/python bench/pipeline_bench.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache build
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache build
 	find src -name '*.so' -delete
