@@ -211,12 +211,12 @@ async def _record_submitted_rows(conn, rows: list[tuple[str, str, tuple[str, ...
     await record_events(conn, [(smsid, S.QUEUED, S.SUBMITTED, detail) for smsid, _, _, detail in rows], now)
 
 
-_HELD = Prepared(
-    select(messages.c.smsid).where(
-        messages.c.smsid.in_(bindparam("b_smsids", expanding=True)),
-        messages.c.state == S.QUEUED.value,
-        messages.c.lease_owner == bindparam("b_owner"),
-    )
+# Rows still queued under the owner's lease (bind parameters b_smsids, b_owner): the condition of the prepared
+# statements that change only what the worker holds.
+_HELD_WHERE = (
+    messages.c.smsid.in_(bindparam("b_smsids", expanding=True)),
+    messages.c.state == S.QUEUED.value,
+    messages.c.lease_owner == bindparam("b_owner"),
 )
 _PENDING_FOR = Prepared(
     select(pending_receipts).where(
@@ -246,17 +246,14 @@ _SUBMITTED = Prepared(
     .values(_to_submitted("b_at"))
 )
 _SUBMITTED_HELD = Prepared(  # the rows of one (channel, parts) still held by the owner, told by RETURNING
-    update(messages).where(*_HELD.stmt.whereclause.clauses).values(_to_submitted("b_now")).returning(messages.c.smsid)
+    update(messages).where(*_HELD_WHERE).values(_to_submitted("b_now")).returning(messages.c.smsid)
 )
 _MARK = Prepared(
-    update(messages)
-    .where(*_HELD.stmt.whereclause.clauses)
-    .values(submit_started_at=bindparam("b_now"))
-    .returning(messages.c.smsid)
+    update(messages).where(*_HELD_WHERE).values(submit_started_at=bindparam("b_now")).returning(messages.c.smsid)
 )
 _MARK_CHANNEL = Prepared(
     update(messages)
-    .where(*_HELD.stmt.whereclause.clauses)
+    .where(*_HELD_WHERE)
     .values(submit_started_at=bindparam("b_now"), channel=bindparam("b_channel"))
     .returning(messages.c.smsid)
 )
